@@ -1,0 +1,271 @@
+"""``import_people``: the registry import use case (CLI, web page and API
+all call it). Reads and validates the whole file first, then merges the
+good rows chunk by chunk, one committed transaction per chunk, so a crash
+loses at most the chunk in flight and the re-import finishes the job."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import exists, insert, select
+from sqlalchemy.orm import Session
+
+from fangkong import clock
+from fangkong.access.models import AuditEvent
+from fangkong.access.rules import Permission
+from fangkong.access.service import Actor, record_audit, require
+from fangkong.errors import UnreadableFile
+from fangkong.people import bulk
+from fangkong.people.columns import FIELD_LABELS, map_headers
+from fangkong.people.models import ImportBatch, ImportReject, Person
+from fangkong.people.rules import Reject, validate_rows
+from fangkong.regions.models import Region
+from fangkong.tabular import StringTable, read_table
+
+REPORT_COLUMNS = ("原行号 row", "错误列 column", "错误原因", "reason")
+FIRST_LOAD_MIN_ROWS = 20_000  # below this, dropping and rebuilding indexes costs more than it saves
+
+
+@dataclass
+class ImportResult:
+    batch_id: int
+    accepted: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    inserted: int = 0
+    updated: int = 0
+    duplicate_suspects: int = 0
+    notices: list[str] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        return f"accepted {self.accepted}, unchanged {self.unchanged}, rejected {self.rejected}"
+
+
+def _community_codes(session: Session) -> np.ndarray:
+    codes = session.scalars(select(Region.code).where(Region.level == "village")).all()
+    return np.array(sorted(codes), dtype="<U12")
+
+
+def _broken_rejects(table: StringTable) -> list[Reject]:
+    return [Reject(b.row_number, "(整行 whole row)", b.text, b.reason, b.reason) for b in table.broken]
+
+
+def import_people(
+    session: Session,
+    actor: Actor,
+    data: bytes,
+    filename: str,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> ImportResult:
+    """Import a registry file. Raises :class:`UnreadableFile` when nothing can
+    be read; otherwise returns the counts and the rejected rows."""
+    require(actor, Permission.REGISTRY_IMPORT)
+    table = read_table(data, filename)
+    columns = map_headers(table.headers)
+    if table.num_rows == 0 and not table.broken:
+        raise UnreadableFile("文件只有表头，没有数据行 (the file has headers but no rows)")
+    validated = validate_rows(
+        table,
+        columns,
+        community_codes=_community_codes(session),
+        jurisdiction=actor.jurisdiction,
+        today=clock.today_local(),
+    )
+    notices = list(table.notices)
+    if columns.ignored:
+        notices.append(
+            "忽略了不认识的列 ignored unknown columns: " + ", ".join(columns.ignored)
+        )
+    rejects = _broken_rejects(table) + validated.rejects
+    batch = ImportBatch(
+        kind="people",
+        filename=filename[:255],
+        sha256=hashlib.sha256(data).hexdigest(),
+        actor_id=actor.user_id,
+        jurisdiction=actor.jurisdiction,
+        started_at=clock.now(),
+        status="running",
+        notices=notices,
+        headers=list(table.headers),
+    )
+    session.add(batch)
+    session.commit()
+    result = ImportResult(batch_id=batch.id, notices=notices)
+    result.rejected = validated.rejected_rows + len(table.broken)
+
+    clean = validated.clean
+    chunk_rows = _chunk_rows()
+    conn = session.connection()
+    first_load = clean.num_rows >= FIRST_LOAD_MIN_ROWS and not session.scalar(
+        select(exists().where(Person.id.isnot(None)))
+    )
+    bulk.create_stage(conn)
+    if first_load:
+        bulk.drop_secondary_indexes(conn)
+        session.commit()
+    try:
+        for start in range(0, clean.num_rows, chunk_rows):
+            chunk = clean.slice(start, chunk_rows)
+            _merge_chunk(session, actor, batch, chunk, validated.present, result, rejects)
+            if progress:
+                progress(f"rows {start + 1}–{start + chunk.num_rows} of {clean.num_rows} saved")
+    finally:
+        if first_load:
+            session.rollback()
+            bulk.ensure_secondary_indexes(session.connection())
+            session.commit()
+
+    _save_rejects(session, batch.id, rejects, table)
+    batch = session.get_one(ImportBatch, batch.id)
+    batch.status = "done"
+    batch.finished_at = clock.now()
+    batch.accepted, batch.unchanged, batch.rejected = (
+        result.accepted,
+        result.unchanged,
+        result.rejected,
+    )
+    record_audit(
+        session,
+        actor,
+        "people.import",
+        "import_batch",
+        batch.id,
+        actor.jurisdiction or None,
+        {
+            "file": filename,
+            "sha256": batch.sha256,
+            "inserted": result.inserted,
+            "updated": result.updated,
+            "unchanged": result.unchanged,
+            "rejected": result.rejected,
+        },
+    )
+    session.commit()
+    result.rejects = sorted(rejects, key=lambda r: r.row_number)
+    return result
+
+
+def _chunk_rows() -> int:
+    from fangkong.config import get_settings
+
+    return get_settings().import_chunk_rows
+
+
+def _merge_chunk(
+    session: Session,
+    actor: Actor,
+    batch: ImportBatch,
+    chunk: object,
+    present: frozenset[str],
+    result: ImportResult,
+    rejects: list[Reject],
+) -> None:
+    import pyarrow as pa
+
+    assert isinstance(chunk, pa.Table)
+    conn = session.connection()
+    now = clock.now()
+    bulk.load_stage(conn, chunk)
+    outcome = bulk.merge_stage(
+        conn, jurisdiction=actor.jurisdiction, batch_id=batch.id, now=now, present=present
+    )
+    if outcome.changes:
+        session.execute(
+            insert(AuditEvent),
+            [
+                {
+                    "at": now,
+                    "actor_id": actor.user_id,
+                    "actor_label": actor.username,
+                    "action": "person.update",
+                    "object_type": "person",
+                    "object_id": str(person_id),
+                    "region_code": region,
+                    "changes": {**diff, "import_batch": batch.id},
+                }
+                for person_id, region, diff in outcome.changes
+            ],
+        )
+    result.duplicate_suspects += bulk.flag_duplicate_suspects(conn, now)
+    session.commit()
+    label = FIELD_LABELS["id_number"]
+    rows_by_number = dict(
+        zip(chunk.column("row_number").to_pylist(), chunk.column("id_number").to_pylist(),
+            strict=True)
+    )
+    for row_number in outcome.foreign_rows:
+        rejects.append(
+            Reject(
+                row_number,
+                f"{label[0]} ({label[1]})",
+                rows_by_number[row_number],
+                "此人已在其他辖区登记，不能由本辖区导入修改；如已迁入，请联系原辖区或上级办理迁移",
+                "this person is registered in another jurisdiction; ask that jurisdiction or "
+                "your supervisor to transfer them",
+            )
+        )
+    result.inserted += outcome.inserted
+    result.updated += outcome.updated
+    result.accepted += outcome.inserted + outcome.updated
+    result.unchanged += outcome.unchanged
+    result.rejected += len(outcome.foreign_rows)
+
+
+def _save_rejects(
+    session: Session, batch_id: int, rejects: list[Reject], table: StringTable
+) -> None:
+    if not rejects:
+        return
+    index_of = {int(n): i for i, n in enumerate(table.row_numbers)}
+    rows = []
+    for reject in rejects:
+        index = index_of.get(reject.row_number)
+        values = table.row_values(index) if index is not None else [reject.value]
+        rows.append(
+            {
+                "batch_id": batch_id,
+                "row_number": reject.row_number,
+                "column": reject.column[:64],
+                "value": reject.value,
+                "reason": f"{reject.reason_zh} | {reject.reason_en}",
+                "row_values": values,
+            }
+        )
+    session.execute(insert(ImportReject), rows)
+    session.commit()
+
+
+def rejects_report_rows(
+    session: Session, actor: Actor, batch_id: int
+) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the rejects report: the original columns (so the
+    file can be fixed and imported again), then row, column and reason."""
+    from fangkong.errors import NotFound
+
+    batch = session.get(ImportBatch, batch_id)
+    if batch is None or not batch.jurisdiction.startswith(actor.jurisdiction):
+        raise NotFound("import not found")
+    records = session.scalars(
+        select(ImportReject).where(ImportReject.batch_id == batch_id)
+        .order_by(ImportReject.row_number, ImportReject.id)
+    ).all()
+    merged: dict[int, list[ImportReject]] = {}
+    for record in records:
+        merged.setdefault(record.row_number, []).append(record)
+    width = len(batch.headers)
+    rows = []
+    for row_number, items in merged.items():
+        values = [str(v) for v in items[0].row_values][:width]
+        values += [""] * (width - len(values))
+        columns = "; ".join(dict.fromkeys(i.column for i in items))
+        reasons = "; ".join(i.reason.split(" | ")[0] for i in items)
+        reasons_en = "; ".join(i.reason.split(" | ")[-1] for i in items)
+        rows.append([*values, str(row_number), columns, reasons, reasons_en])
+    header = [*batch.headers, *REPORT_COLUMNS]
+    return header, rows

@@ -1,0 +1,139 @@
+"""The population registry: addresses, households, persons, duplicate
+suspects, and the record of every import with its rejected rows."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fangkong.db import Base, UtcDateTime, code_type
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Address(Base):
+    """A dwelling: community code + building + unit + room ('' when the
+    part does not exist, as in a village house)."""
+
+    __tablename__ = "address"
+    __table_args__ = (UniqueConstraint("region_code", "building", "unit", "room"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region_code: Mapped[str] = mapped_column(ForeignKey("region.code"))
+    building: Mapped[str] = mapped_column(String(50), default="")
+    unit: Mapped[str] = mapped_column(String(50), default="")
+    room: Mapped[str] = mapped_column(String(50), default="")
+
+
+class Household(Base):
+    """户: the people registered together. ``code`` is the household number
+    from the source file, or the address key when the file has none."""
+
+    __tablename__ = "household"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(code_type(120), unique=True)
+    region_code: Mapped[str] = mapped_column(code_type(12), index=True)
+    address_id: Mapped[int | None] = mapped_column(ForeignKey("address.id"), nullable=True)
+
+
+class Person(Base):
+    """One row per human being, however many sources mention them."""
+
+    __tablename__ = "person"
+    __table_args__ = (CheckConstraint("sex IN ('M', 'F')", name="sex"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    id_type: Mapped[str] = mapped_column(String(32))
+    id_number: Mapped[str] = mapped_column(code_type(32), unique=True)
+    name: Mapped[str] = mapped_column(code_type(100), index=True)
+    sex: Mapped[str | None] = mapped_column(String(1), nullable=True)
+    birth_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    phone: Mapped[str | None] = mapped_column(code_type(20), nullable=True, index=True)
+    region_code: Mapped[str] = mapped_column(code_type(12), index=True)
+    address_id: Mapped[int | None] = mapped_column(ForeignKey("address.id"), nullable=True)
+    household_id: Mapped[int | None] = mapped_column(
+        ForeignKey("household.id"), nullable=True, index=True
+    )
+    relation: Mapped[str] = mapped_column(String(16), default="")
+    resident: Mapped[bool] = mapped_column(Boolean, default=True)
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id"), nullable=True
+    )
+    import_batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("import_batch.id"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DuplicateSuspect(Base):
+    """Two persons who may be one (same name and phone, different identity
+    numbers, ...). Never merged automatically: a person decides."""
+
+    __tablename__ = "duplicate_suspect"
+    __table_args__ = (UniqueConstraint("person_a_id", "person_b_id", "reason"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_a_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    person_b_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    region_code: Mapped[str] = mapped_column(code_type(12), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    resolution_note: Mapped[str] = mapped_column(Text, default="")
+    found_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    resolved_by: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id"), nullable=True
+    )
+
+
+class ImportBatch(Base):
+    """One run of an import: who, which file (by SHA-256), the counts.
+    Persons created by a batch point at it, so a creation is traceable to
+    the batch's audit event."""
+
+    __tablename__ = "import_batch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
+    jurisdiction: Mapped[str] = mapped_column(code_type(12), index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    notices: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    headers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class ImportReject(Base):
+    """A row an import refused, with the reason, for the rejects report."""
+
+    __tablename__ = "import_reject"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    column: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    row_values: Mapped[list[Any]] = mapped_column(JSON, default=list)
