@@ -30,7 +30,7 @@ def resident_id(county: str = "131002", born: date = date(1985, 6, 15), sex: str
     if (seq % 2 == 1) != (sex == "M"):
         seq = (seq + 1) % 1000
     body = f"{county}{born:%Y%m%d}{seq:03d}"
-    return body + ric.calc_check_digit(body)
+    return body + ric.calc_check_digit(body + "0")  # it ignores the last character
 
 
 def mobile(n: int) -> str:
