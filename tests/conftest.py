@@ -104,8 +104,7 @@ def session(engine: Engine) -> Iterator[Session]:
     """A session whose commits are savepoints inside one rolled-back transaction."""
     connection = engine.connect()
     transaction = connection.begin()
-    db = Session(bind=connection, join_transaction_mode="create_savepoint",
-                 expire_on_commit=False)
+    db = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
     try:
         yield db
     finally:

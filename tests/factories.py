@@ -13,15 +13,41 @@ from itertools import count
 from stdnum.cn import ric
 
 PASSWORD = "test-password-123"
-ZH_HEADER = ["身份证号", "姓名", "性别", "出生日期", "联系电话", "区划代码", "楼栋", "单元", "房号",
-             "户编号", "与户主关系"]
-EN_HEADER = ["id_number", "name", "sex", "birth_date", "phone", "region_code", "building", "unit",
-             "room", "household", "relation"]
+ZH_HEADER = [
+    "身份证号",
+    "姓名",
+    "性别",
+    "出生日期",
+    "联系电话",
+    "区划代码",
+    "楼栋",
+    "单元",
+    "房号",
+    "户编号",
+    "与户主关系",
+]
+EN_HEADER = [
+    "id_number",
+    "name",
+    "sex",
+    "birth_date",
+    "phone",
+    "region_code",
+    "building",
+    "unit",
+    "room",
+    "household",
+    "relation",
+]
 _serial = count(1)
 
 
-def resident_id(county: str = "131002", born: date = date(1985, 6, 15), sex: str = "M",
-                serial: int | None = None) -> str:
+def resident_id(
+    county: str = "131002",
+    born: date = date(1985, 6, 15),
+    sex: str = "M",
+    serial: int | None = None,
+) -> str:
     """A synthetic 18-digit identity number with a correct check digit."""
     n = next(_serial) if serial is None else serial
     seq = (n * 2) % 1000
@@ -52,13 +78,24 @@ class Row:
     relation: str = "户主"
 
     def values(self) -> list[str]:
-        return [self.id_number, self.name, self.sex, self.birth_date, self.phone,
-                self.region_code, self.building, self.unit, self.room, self.household,
-                self.relation]
+        return [
+            self.id_number,
+            self.name,
+            self.sex,
+            self.birth_date,
+            self.phone,
+            self.region_code,
+            self.building,
+            self.unit,
+            self.room,
+            self.household,
+            self.relation,
+        ]
 
 
-def person_row(region_code: str, n: int, *, sex: str = "M", born: date = date(1985, 6, 15),
-               **overrides: str) -> Row:
+def person_row(
+    region_code: str, n: int, *, sex: str = "M", born: date = date(1985, 6, 15), **overrides: str
+) -> Row:
     row = Row(
         id_number=resident_id(region_code[:6], born, sex),
         name=f"测试{n}",
@@ -73,8 +110,9 @@ def person_row(region_code: str, n: int, *, sex: str = "M", born: date = date(19
     return row
 
 
-def registry_csv(rows: Iterable[Row | list[str]], header: list[str] | None = None,
-                 encoding: str = "utf-8-sig") -> bytes:
+def registry_csv(
+    rows: Iterable[Row | list[str]], header: list[str] | None = None, encoding: str = "utf-8-sig"
+) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
     writer.writerow(header or ZH_HEADER)

@@ -150,7 +150,9 @@ def sim_population(
         raise typer.Exit(2)
     try:
         count = write_population(
-            generate_population(region, persons, seed), out, headers=headers  # type: ignore[arg-type]
+            generate_population(region, persons, seed),
+            out,
+            headers=headers,  # type: ignore[arg-type]
         )
     except (KeyError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
@@ -173,8 +175,13 @@ def users_create(
     with session_scope() as session:
         try:
             user = create_user(
-                session, _actor(session, as_user), username=username, password=password,
-                role=role, jurisdiction=jurisdiction, display_name=display_name,
+                session,
+                _actor(session, as_user),
+                username=username,
+                password=password,
+                role=role,
+                jurisdiction=jurisdiction,
+                display_name=display_name,
             )
         except FangkongError as error:
             typer.echo(f"error: {error.message}", err=True)
@@ -219,4 +226,3 @@ def demo(
     from fangkong.demo import build_demo
 
     build_demo(region=region, persons=persons, seed=seed, echo=typer.echo)
-

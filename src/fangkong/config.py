@@ -29,9 +29,6 @@ class Settings(BaseSettings):
     secret_key: str = Field(DEVELOPMENT_SECRET, description="signs web sessions")
     timezone: str = Field("Asia/Shanghai", description="the command centre's time zone")
     session_max_age_seconds: int = Field(12 * 3600, ge=300)
-    import_chunk_rows: int = Field(
-        200_000, ge=1_000, description="rows committed per transaction by bulk imports"
-    )
 
     @field_validator("timezone")
     @classmethod

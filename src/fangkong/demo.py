@@ -29,8 +29,12 @@ def demo_users(county: str) -> list[tuple[str, str, str, str]]:
         ("county", "commander", county, "县区指挥部"),
         ("worker", "community_worker", county + "001", "社区工作者"),
         ("epi", "epidemiologist", county, "流调人员"),
-        ("other_county", "commander", city + ("03" if county[4:] != "03" else "04"),
-         "另一县区指挥部"),
+        (
+            "other_county",
+            "commander",
+            city + ("03" if county[4:] != "03" else "04"),
+            "另一县区指挥部",
+        ),
     ]
 
 
@@ -43,8 +47,15 @@ def build_demo(*, region: str, persons: int, seed: int, echo: Callable[[str], No
     with session_scope() as session:
         for username, role, jurisdiction, name in demo_users(region):
             if session.scalar(select(User.id).where(User.username == username)) is None:
-                create_user(session, SYSTEM, username=username, password=DEMO_PASSWORD,
-                            role=role, jurisdiction=jurisdiction, display_name=name)
+                create_user(
+                    session,
+                    SYSTEM,
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    role=role,
+                    jurisdiction=jurisdiction,
+                    display_name=name,
+                )
         loaded = session.scalar(
             select(func.count()).select_from(Person).where(Person.region_code.startswith(region))
         )

@@ -62,6 +62,7 @@ def read_table(data: bytes, filename: str) -> StringTable:
 
 # --- CSV ---------------------------------------------------------------------
 
+
 def _decode(data: bytes) -> tuple[bytes, str]:
     """Return UTF-8 bytes and the name of the encoding found."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -185,6 +186,7 @@ def _read_csv_stdlib(data: bytes, delimiter: str) -> StringTable:
 
 # --- XLSX --------------------------------------------------------------------
 
+
 def _cell_text(value: object) -> str:
     if value is None:
         return ""
@@ -232,7 +234,8 @@ def _read_xlsx(data: bytes) -> StringTable:
         label = merged.coord
         if merged.min_row == 1:
             raise UnreadableFile(
-                f"表头有合并单元格 {label}，请取消合并 (header cells {label} are merged; unmerge them)"
+                f"表头有合并单元格 {label}，请取消合并"
+                f" (header cells {label} are merged; unmerge them)"
             )
         for r in range(merged.min_row, merged.max_row + 1):
             merged_rows.setdefault(r, label)
@@ -254,8 +257,8 @@ def _read_xlsx(data: bytes) -> StringTable:
                 BrokenRow(
                     row_number,
                     ",".join(cells),
-                    f"{', '.join(lost)} 列是数字格式，Excel 只保留 15 位有效数字，号码后几位已丢失；"
-                    "请把该列设为「文本」后重新输入 (column "
+                    f"{', '.join(lost)} 列是数字格式，Excel 只保留 15 位有效数字，"
+                    "号码后几位已丢失；请把该列设为「文本」后重新输入 (column "
                     f"{', '.join(lost)} holds a number: Excel keeps only 15 digits, so the last "
                     "digits of the identity number are lost; format the column as text and retype)",
                 )

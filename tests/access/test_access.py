@@ -67,37 +67,64 @@ def test_a_wrong_password_and_an_unknown_user_get_the_same_answer(
 
 def test_new_users_are_validated_field_by_field(session: Session) -> None:
     with pytest.raises(InvalidInput, match="password"):
-        create_user(session, SYSTEM, username="a", password="short", role="commander",
-                    jurisdiction="1310")
+        create_user(
+            session, SYSTEM, username="a", password="short", role="commander", jurisdiction="1310"
+        )
     with pytest.raises(InvalidInput, match="role"):
-        create_user(session, SYSTEM, username="a", password=PASSWORD, role="king",
-                    jurisdiction="1310")
+        create_user(
+            session, SYSTEM, username="a", password=PASSWORD, role="king", jurisdiction="1310"
+        )
     with pytest.raises(InvalidInput, match="jurisdiction"):
-        create_user(session, SYSTEM, username="a", password=PASSWORD, role="commander",
-                    jurisdiction="13100")
+        create_user(
+            session, SYSTEM, username="a", password=PASSWORD, role="commander", jurisdiction="13100"
+        )
 
 
 def test_a_username_is_unique(session: Session, county_commander: Actor) -> None:
     with pytest.raises(Conflict):
-        create_user(session, SYSTEM, username=county_commander.username, password=PASSWORD,
-                    role="commander", jurisdiction="131002")
+        create_user(
+            session,
+            SYSTEM,
+            username=county_commander.username,
+            password=PASSWORD,
+            role="commander",
+            jurisdiction="131002",
+        )
 
 
 def test_an_admin_creates_users_only_inside_its_jurisdiction(
     session: Session, make_actor: Callable[..., Actor]
 ) -> None:
     county_admin = make_actor("admin", "131002")
-    create_user(session, county_admin, username="inside", password=PASSWORD,
-                role="community_worker", jurisdiction="131002001")
+    create_user(
+        session,
+        county_admin,
+        username="inside",
+        password=PASSWORD,
+        role="community_worker",
+        jurisdiction="131002001",
+    )
     with pytest.raises(PermissionDenied):
-        create_user(session, county_admin, username="outside", password=PASSWORD,
-                    role="community_worker", jurisdiction="131003001")
+        create_user(
+            session,
+            county_admin,
+            username="outside",
+            password=PASSWORD,
+            role="community_worker",
+            jurisdiction="131003001",
+        )
 
 
 def test_a_commander_cannot_manage_users(session: Session, county_commander: Actor) -> None:
     with pytest.raises(PermissionDenied):
-        create_user(session, county_commander, username="x", password=PASSWORD,
-                    role="commander", jurisdiction="131002")
+        create_user(
+            session,
+            county_commander,
+            username="x",
+            password=PASSWORD,
+            role="commander",
+            jurisdiction="131002",
+        )
 
 
 def test_api_tokens_act_as_their_user_until_revoked_or_expired(
@@ -106,8 +133,13 @@ def test_api_tokens_act_as_their_user_until_revoked_or_expired(
     assert lab.user_id is not None
     plain = issue_api_token(session, SYSTEM, user_id=lab.user_id, name="lab feed")
     assert actor_for_token(session, plain) == lab
-    expiring = issue_api_token(session, SYSTEM, user_id=lab.user_id, name="short",
-                               expires_at=clock.now() + timedelta(minutes=5))
+    expiring = issue_api_token(
+        session,
+        SYSTEM,
+        user_id=lab.user_id,
+        name="short",
+        expires_at=clock.now() + timedelta(minutes=5),
+    )
     clock.set_clock(lambda: datetime.now(UTC) + timedelta(minutes=6))
     with pytest.raises(NotAuthenticated):
         actor_for_token(session, expiring)
@@ -124,7 +156,9 @@ def test_api_tokens_act_as_their_user_until_revoked_or_expired(
 
 
 def test_the_audit_log_is_scoped_and_only_for_roles_that_may_read_it(
-    session: Session, county_commander: Actor, other_county_commander: Actor,
+    session: Session,
+    county_commander: Actor,
+    other_county_commander: Actor,
     community_worker: Actor,
 ) -> None:
     authenticate(session, county_commander.username, PASSWORD)

@@ -74,9 +74,7 @@ def test_a_changed_phone_updates_the_person_and_is_audited(
     assert (result.accepted, result.unchanged) == (1, 0)
     person = session.scalars(select(Person)).one()
     assert person.phone == "+8613900000002"
-    event = session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "person.update")
-    ).one()
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "person.update")).one()
     assert event.object_id == str(person.id)
     assert event.changes["phone"] == ["+8613800000001", "+8613900000002"]
     assert event.actor_label == county_commander.username
@@ -301,9 +299,7 @@ def test_another_county_cannot_read_an_import_report(
         rejects_report_rows(session, other_county_commander, result.batch_id)
 
 
-def test_a_role_without_import_permission_cannot_import(
-    session: Session, lab: Actor
-) -> None:
+def test_a_role_without_import_permission_cannot_import(session: Session, lab: Actor) -> None:
     with pytest.raises(PermissionDenied):
         run(session, lab, registry_csv([person_row(COMMUNITY, 1)]))
 

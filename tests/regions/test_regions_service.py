@@ -49,9 +49,7 @@ def test_ancestors_run_from_the_province_down(session: Session, county_commander
     assert chain[0].code == "130000"
 
 
-def test_a_county_user_sees_no_other_county(
-    session: Session, county_commander: Actor
-) -> None:
+def test_a_county_user_sees_no_other_county(session: Session, county_commander: Actor) -> None:
     with pytest.raises(NotFound):
         get_region(session, county_commander, "131003")
     assert {r.code for r in children(session, county_commander, "131000")} == {"131002"}
@@ -79,13 +77,20 @@ def test_a_zone_over_a_township_covers_its_addresses_until_lifted(
     assert address_id is not None
     assert zone_level_at(session, address_id) is None
     zone = designate_zone(
-        session, county_commander, name="封控区一", level="sealed",
+        session,
+        county_commander,
+        name="封控区一",
+        level="sealed",
         areas=[ZoneArea(region_code=ANCI[0][:9])],
         starts_at=clock.now() - timedelta(hours=1),
     )
     controlled = designate_zone(
-        session, county_commander, name="管控区一", level="controlled",
-        areas=[ZoneArea(address_id=address_id)], starts_at=clock.now() - timedelta(hours=1),
+        session,
+        county_commander,
+        name="管控区一",
+        level="controlled",
+        areas=[ZoneArea(address_id=address_id)],
+        starts_at=clock.now() - timedelta(hours=1),
     )
     assert zone_level_at(session, address_id) == "sealed"  # the strictest wins
     assert {z.id for z in active_zones(session, county_commander)} == {zone.id, controlled.id}
@@ -94,15 +99,28 @@ def test_a_zone_over_a_township_covers_its_addresses_until_lifted(
 
 
 def test_zones_are_validated_and_scoped(
-    session: Session, county_commander: Actor, other_county_commander: Actor,
+    session: Session,
+    county_commander: Actor,
+    other_county_commander: Actor,
     community_worker: Actor,
 ) -> None:
     with pytest.raises(InvalidInput, match="level"):
-        designate_zone(session, county_commander, name="x", level="red",
-                       areas=[ZoneArea(region_code=ANCI[0])])
+        designate_zone(
+            session, county_commander, name="x", level="red", areas=[ZoneArea(region_code=ANCI[0])]
+        )
     with pytest.raises(NotFound):
-        designate_zone(session, other_county_commander, name="x", level="sealed",
-                       areas=[ZoneArea(region_code=ANCI[0])])
+        designate_zone(
+            session,
+            other_county_commander,
+            name="x",
+            level="sealed",
+            areas=[ZoneArea(region_code=ANCI[0])],
+        )
     with pytest.raises(PermissionDenied):
-        designate_zone(session, community_worker, name="x", level="sealed",
-                       areas=[ZoneArea(region_code=ANCI[0])])
+        designate_zone(
+            session,
+            community_worker,
+            name="x",
+            level="sealed",
+            areas=[ZoneArea(region_code=ANCI[0])],
+        )

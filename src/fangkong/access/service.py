@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -31,7 +31,7 @@ from fangkong.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, 
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
-T = TypeVar("T", bound=tuple[Any, ...])
+SelectT = TypeVar("SelectT", bound=Select[Unpack[tuple[Any, ...]]])
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def require(actor: Actor, permission: Permission) -> None:
         raise PermissionDenied(f"role {actor.role} may not {permission.value}")
 
 
-def scope(stmt: Select[T], column: ColumnElement[str] | Any, actor: Actor) -> Select[T]:
+def scope(stmt: SelectT, column: ColumnElement[str] | Any, actor: Actor) -> SelectT:
     """Restrict a query to the actor's jurisdiction."""
     if actor.jurisdiction == "":
         return stmt
@@ -109,7 +109,9 @@ def _check_new_user(username: str, password: str, role: str, jurisdiction: str) 
     if role not in {r.value for r in Role}:
         raise InvalidInput("role", f"unknown role {role!r}")
     if jurisdiction and not is_valid_jurisdiction(jurisdiction):
-        raise InvalidInput("jurisdiction", "must be a region-code prefix of 2, 4, 6, 9 or 12 digits")
+        raise InvalidInput(
+            "jurisdiction", "must be a region-code prefix of 2, 4, 6, 9 or 12 digits"
+        )
 
 
 def create_user(
@@ -211,7 +213,12 @@ def issue_api_token(
     session.add(token)
     session.flush()
     record_audit(
-        session, actor, "token.issue", "api_token", token.id, user.jurisdiction or None,
+        session,
+        actor,
+        "token.issue",
+        "api_token",
+        token.id,
+        user.jurisdiction or None,
         {"user": user.username, "name": name},
     )
     session.commit()

@@ -17,16 +17,16 @@ Rules of the merge (docs/import-format.md):
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, ForeignKeyConstraint, Index, Table, text
+from sqlalchemy.schema import AddConstraint, DropConstraint
 
-from fangkong.people.models import Person
+from fangkong.people.models import Address, Household, Person
 
 STAGE_COLUMNS = (
     "row_number",
@@ -43,8 +43,17 @@ STAGE_COLUMNS = (
     "household",
     "relation",
 )
-COMPARED = ("id_type", "name", "sex", "birth_date", "phone", "region_code", "address_id",
-            "household_id", "relation")
+COMPARED = (
+    "id_type",
+    "name",
+    "sex",
+    "birth_date",
+    "phone",
+    "region_code",
+    "address_id",
+    "household_id",
+    "relation",
+)
 
 
 @dataclass
@@ -54,13 +63,15 @@ class ChunkOutcome:
     unchanged: int
     foreign_rows: list[int]
     changes: list[tuple[int, str, dict[str, list[Any]]]]  # person id, region, field -> [old, new]
-    person_ids: list[int]
 
 
 def create_stage(conn: Connection) -> None:
+    """Temporary tables of this connection: the staged rows, and the persons
+    this import changed (new ones carry the batch id)."""
     postgres = conn.dialect.name == "postgresql"
     collate = ' COLLATE "C"' if postgres else ""
-    conn.execute(text("DROP TABLE IF EXISTS stage_person"))
+    drop_stage(conn)
+    conn.execute(text("CREATE TEMPORARY TABLE import_touched (person_id BIGINT NOT NULL)"))
     conn.execute(
         text(
             f"""CREATE TEMPORARY TABLE stage_person (
@@ -82,17 +93,25 @@ def create_stage(conn: Connection) -> None:
     )
 
 
-def load_stage(conn: Connection, rows: pa.Table) -> None:
-    conn.execute(text("DELETE FROM stage_person"))
+def drop_stage(conn: Connection) -> None:
+    for table in ("stage_person", "stage_resolved", "import_touched"):
+        conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+
+
+def append_stage(conn: Connection, rows: pa.Table) -> None:
+    """Add rows to ``stage_person``: COPY on PostgreSQL, executemany on SQLite."""
     rows = rows.select(list(STAGE_COLUMNS))
     if conn.dialect.name == "postgresql":
         buffer = io.BytesIO()
         pacsv.write_csv(rows, buffer, write_options=pacsv.WriteOptions(include_header=False))
         raw = conn.connection.driver_connection
         assert raw is not None
-        with raw.cursor() as cursor, cursor.copy(
-            f"COPY stage_person ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
-        ) as copy:
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(
+                f"COPY stage_person ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
+            ) as copy,
+        ):
             view = buffer.getbuffer()
             for start in range(0, len(view), 1 << 20):
                 copy.write(view[start : start + (1 << 20)])
@@ -105,8 +124,6 @@ def load_stage(conn: Connection, rows: pa.Table) -> None:
             f"INSERT INTO stage_person ({', '.join(STAGE_COLUMNS)}) VALUES ({placeholders})",
             zip(*columns, strict=True),
         )
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("ANALYZE stage_person"))
 
 
 def _distinct(conn: Connection) -> str:
@@ -122,6 +139,8 @@ def merge_stage(
     present: frozenset[str],
 ) -> ChunkOutcome:
     """Merge ``stage_person`` into the registry inside the caller's transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ANALYZE stage_person"))
     conn.execute(
         text(
             """INSERT INTO address (region_code, building, unit, room)
@@ -227,18 +246,13 @@ def merge_stage(
         }
         changes.append((int(row[0]), str(row[1]), diff))
     total = conn.execute(text("SELECT COUNT(*) FROM stage_resolved")).scalar_one()
-    touched = [
-        int(r[0])
-        for r in conn.execute(
-            text(
-                "SELECT p.id FROM stage_resolved r JOIN person p ON p.id_number = r.id_number "
-                "WHERE r.person_id IS NULL OR r.old_region LIKE :prefix"
-            ),
-            prefix,
+    if changes:
+        conn.execute(
+            text("INSERT INTO import_touched (person_id) VALUES (:id)"),
+            [{"id": person_id} for person_id, _, _ in changes],
         )
-    ]
     unchanged = int(total) - inserted - len(changes) - len(foreign)
-    return ChunkOutcome(inserted, len(changes), unchanged, foreign, changes, touched)
+    return ChunkOutcome(inserted, len(changes), unchanged, foreign, changes)
 
 
 def _bind_time(conn: Connection, value: datetime) -> Any:
@@ -253,20 +267,49 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def secondary_person_indexes() -> Sequence[Any]:
-    """The person table's non-unique indexes, dropped for a first load into an
-    empty registry and rebuilt after it (one sort instead of a million inserts)."""
-    return [ix for ix in Person.__table__.indexes if not ix.unique]
+STAGE_PIECE_ROWS = 100_000  # rows per COPY / executemany call
+RELAXED_TABLES = tuple(cast(Table, m.__table__) for m in (Person, Address, Household))
 
 
-def drop_secondary_indexes(conn: Connection) -> None:
-    for index in secondary_person_indexes():
-        index.drop(conn, checkfirst=True)
+def _secondary_indexes() -> list[Index]:
+    return [ix for ix in RELAXED_TABLES[0].indexes if not ix.unique]
 
 
-def ensure_secondary_indexes(conn: Connection) -> None:
-    for index in secondary_person_indexes():
-        index.create(conn, checkfirst=True)
+def _foreign_keys() -> list[ForeignKeyConstraint]:
+    return [fk for table in RELAXED_TABLES for fk in table.foreign_key_constraints]
+
+
+def relax_constraints(conn: Connection) -> None:
+    """First load into an empty registry: the person table's secondary
+    indexes (and on PostgreSQL its identity-number unique index and the
+    registry tables' foreign keys) are dropped, to be built once at the end
+    by :func:`restore_constraints` in the same transaction — one sort instead
+    of a million index insertions and trigger calls (PostgreSQL manual,
+    "Populating a Database"). The tables are locked meanwhile; the merge
+    statements keep every reference correct by construction, and the rebuilt
+    constraints check it again."""
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        conn.execute(text("LOCK TABLE person, address, household IN EXCLUSIVE MODE"))
+        for fk in _foreign_keys():
+            conn.execute(DropConstraint(fk))
+        conn.execute(text(f"ALTER TABLE person DROP CONSTRAINT {UNIQUE_ID_NUMBER}"))
+    for index in _secondary_indexes():
+        index.drop(conn)
+
+
+def restore_constraints(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text(f"ALTER TABLE person ADD CONSTRAINT {UNIQUE_ID_NUMBER} UNIQUE (id_number)")
+        )
+        for fk in _foreign_keys():
+            conn.execute(AddConstraint(fk))
+    for index in _secondary_indexes():
+        index.create(conn)
+
+
+UNIQUE_ID_NUMBER = "uq_person_id_number"
 
 
 DUPLICATE_RULES = {
@@ -278,8 +321,9 @@ DUPLICATE_RULES = {
 }
 
 
-def flag_duplicate_suspects(conn: Connection, now: datetime) -> int:
-    """Flag pairs among the staged persons and everyone else; never merges."""
+def flag_duplicate_suspects(conn: Connection, batch_id: int, now: datetime) -> int:
+    """Flag pairs between the persons this import created or changed and
+    everyone else, once at the end of the import; never merges."""
     flagged = 0
     for reason, condition in DUPLICATE_RULES.items():
         flagged += conn.execute(
@@ -290,12 +334,13 @@ def flag_duplicate_suspects(conn: Connection, now: datetime) -> int:
                     CASE WHEN p1.id < p2.id THEN p1.id ELSE p2.id END,
                     CASE WHEN p1.id < p2.id THEN p2.id ELSE p1.id END,
                     :reason, p1.region_code, 'open', '', :now
-                FROM stage_person s
-                JOIN person p1 ON p1.id_number = s.id_number
+                FROM person p1
                 JOIN person p2 ON {condition} AND p2.id <> p1.id
-                WHERE p1.merged_into_id IS NULL AND p2.merged_into_id IS NULL
+                WHERE (p1.import_batch_id = :batch
+                       OR p1.id IN (SELECT person_id FROM import_touched))
+                  AND p1.merged_into_id IS NULL AND p2.merged_into_id IS NULL
                 ON CONFLICT DO NOTHING"""
             ),
-            {"reason": reason, "now": _bind_time(conn, now)},
+            {"reason": reason, "now": _bind_time(conn, now), "batch": batch_id},
         ).rowcount
     return flagged

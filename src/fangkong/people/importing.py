@@ -1,7 +1,8 @@
 """``import_people``: the registry import use case (CLI, web page and API
-all call it). Reads and validates the whole file first, then merges the
-good rows chunk by chunk, one committed transaction per chunk, so a crash
-loses at most the chunk in flight and the re-import finishes the job."""
+all call it). Reads and validates the whole file first, then stages the good
+rows and merges them in one transaction: the counts are printed only after
+that commit, so every acknowledged row is saved, and an interrupted import
+leaves nothing half-done (run it again)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import exists, insert, select
+import pyarrow as pa
+from sqlalchemy import Engine, exists, insert, select
 from sqlalchemy.orm import Session
 
 from fangkong import clock
@@ -52,7 +54,9 @@ def _community_codes(session: Session) -> np.ndarray:
 
 
 def _broken_rejects(table: StringTable) -> list[Reject]:
-    return [Reject(b.row_number, "(整行 whole row)", b.text, b.reason, b.reason) for b in table.broken]
+    return [
+        Reject(b.row_number, "(整行 whole row)", b.text, b.reason, b.reason) for b in table.broken
+    ]
 
 
 def import_people(
@@ -66,6 +70,21 @@ def import_people(
     """Import a registry file. Raises :class:`UnreadableFile` when nothing can
     be read; otherwise returns the counts and the rejected rows."""
     require(actor, Permission.REGISTRY_IMPORT)
+    bind = session.get_bind()
+    if isinstance(bind, Engine):
+        # The staging tables are per connection: hold one for the whole import.
+        with bind.connect() as connection, Session(bind=connection, expire_on_commit=False) as own:
+            return _import(own, actor, data, filename, progress)
+    return _import(session, actor, data, filename, progress)
+
+
+def _import(
+    session: Session,
+    actor: Actor,
+    data: bytes,
+    filename: str,
+    progress: Callable[[str], None] | None,
+) -> ImportResult:
     table = read_table(data, filename)
     columns = map_headers(table.headers)
     if table.num_rows == 0 and not table.broken:
@@ -79,9 +98,7 @@ def import_people(
     )
     notices = list(table.notices)
     if columns.ignored:
-        notices.append(
-            "忽略了不认识的列 ignored unknown columns: " + ", ".join(columns.ignored)
-        )
+        notices.append("忽略了不认识的列 ignored unknown columns: " + ", ".join(columns.ignored))
     rejects = _broken_rejects(table) + validated.rejects
     batch = ImportBatch(
         kind="people",
@@ -95,86 +112,82 @@ def import_people(
         headers=list(table.headers),
     )
     session.add(batch)
-    session.commit()
+    session.flush()
     result = ImportResult(batch_id=batch.id, notices=notices)
     result.rejected = validated.rejected_rows + len(table.broken)
-
-    clean = validated.clean
-    chunk_rows = _chunk_rows()
-    conn = session.connection()
-    first_load = clean.num_rows >= FIRST_LOAD_MIN_ROWS and not session.scalar(
-        select(exists().where(Person.id.isnot(None)))
-    )
-    bulk.create_stage(conn)
-    if first_load:
-        bulk.drop_secondary_indexes(conn)
-        session.commit()
     try:
-        for start in range(0, clean.num_rows, chunk_rows):
-            chunk = clean.slice(start, chunk_rows)
-            _merge_chunk(session, actor, batch, chunk, validated.present, result, rejects)
-            if progress:
-                progress(f"rows {start + 1}–{start + chunk.num_rows} of {clean.num_rows} saved")
+        _merge(session, actor, batch, validated.clean, validated.present, result, rejects, progress)
+        result.duplicate_suspects = bulk.flag_duplicate_suspects(
+            session.connection(), batch.id, clock.now()
+        )
+        _save_rejects(session, batch.id, rejects, table)
+        batch.status = "done"
+        batch.finished_at = clock.now()
+        batch.accepted, batch.unchanged, batch.rejected = (
+            result.accepted,
+            result.unchanged,
+            result.rejected,
+        )
+        record_audit(
+            session,
+            actor,
+            "people.import",
+            "import_batch",
+            batch.id,
+            actor.jurisdiction or None,
+            {
+                "file": filename,
+                "sha256": batch.sha256,
+                "inserted": result.inserted,
+                "updated": result.updated,
+                "unchanged": result.unchanged,
+                "rejected": result.rejected,
+            },
+        )
+        session.commit()  # the one commit: counts are printed only after it
+    except BaseException:
+        session.rollback()
+        raise
     finally:
-        if first_load:
-            session.rollback()
-            bulk.ensure_secondary_indexes(session.connection())
-            session.commit()
-
-    _save_rejects(session, batch.id, rejects, table)
-    batch = session.get_one(ImportBatch, batch.id)
-    batch.status = "done"
-    batch.finished_at = clock.now()
-    batch.accepted, batch.unchanged, batch.rejected = (
-        result.accepted,
-        result.unchanged,
-        result.rejected,
-    )
-    record_audit(
-        session,
-        actor,
-        "people.import",
-        "import_batch",
-        batch.id,
-        actor.jurisdiction or None,
-        {
-            "file": filename,
-            "sha256": batch.sha256,
-            "inserted": result.inserted,
-            "updated": result.updated,
-            "unchanged": result.unchanged,
-            "rejected": result.rejected,
-        },
-    )
-    session.commit()
+        bulk.drop_stage(session.connection())
+        session.commit()
+    if progress:
+        progress(f"{result.inserted + result.updated + result.unchanged} rows saved")
     result.rejects = sorted(rejects, key=lambda r: r.row_number)
     return result
 
 
-def _chunk_rows() -> int:
-    from fangkong.config import get_settings
-
-    return get_settings().import_chunk_rows
-
-
-def _merge_chunk(
+def _merge(
     session: Session,
     actor: Actor,
     batch: ImportBatch,
-    chunk: object,
+    clean: pa.Table,
     present: frozenset[str],
     result: ImportResult,
     rejects: list[Reject],
+    progress: Callable[[str], None] | None,
 ) -> None:
-    import pyarrow as pa
-
-    assert isinstance(chunk, pa.Table)
+    """Stage every good row, then merge them with set-based statements."""
     conn = session.connection()
     now = clock.now()
-    bulk.load_stage(conn, chunk)
+    first_load = clean.num_rows >= FIRST_LOAD_MIN_ROWS and not session.scalar(
+        select(exists().where(Person.id.isnot(None)))
+    )
+    bulk.create_stage(conn)
+    for start in range(0, clean.num_rows, bulk.STAGE_PIECE_ROWS):
+        bulk.append_stage(conn, clean.slice(start, bulk.STAGE_PIECE_ROWS))
+        if progress:
+            progress(
+                f"rows {start + 1}–{min(start + bulk.STAGE_PIECE_ROWS, clean.num_rows)}"
+                f" of {clean.num_rows} staged"
+            )
+    if first_load:
+        bulk.relax_constraints(conn)
     outcome = bulk.merge_stage(
         conn, jurisdiction=actor.jurisdiction, batch_id=batch.id, now=now, present=present
     )
+    if first_load:
+        bulk.restore_constraints(conn)
     if outcome.changes:
         session.execute(
             insert(AuditEvent),
@@ -192,24 +205,26 @@ def _merge_chunk(
                 for person_id, region, diff in outcome.changes
             ],
         )
-    result.duplicate_suspects += bulk.flag_duplicate_suspects(conn, now)
-    session.commit()
-    label = FIELD_LABELS["id_number"]
-    rows_by_number = dict(
-        zip(chunk.column("row_number").to_pylist(), chunk.column("id_number").to_pylist(),
-            strict=True)
-    )
-    for row_number in outcome.foreign_rows:
-        rejects.append(
-            Reject(
-                row_number,
-                f"{label[0]} ({label[1]})",
-                rows_by_number[row_number],
-                "此人已在其他辖区登记，不能由本辖区导入修改；如已迁入，请联系原辖区或上级办理迁移",
-                "this person is registered in another jurisdiction; ask that jurisdiction or "
-                "your supervisor to transfer them",
+    if outcome.foreign_rows:
+        label = FIELD_LABELS["id_number"]
+        ids = dict(
+            zip(
+                clean.column("row_number").to_pylist(),
+                clean.column("id_number").to_pylist(),
+                strict=True,
             )
         )
+        for row_number in outcome.foreign_rows:
+            rejects.append(
+                Reject(
+                    row_number,
+                    f"{label[0]} ({label[1]})",
+                    ids[row_number],
+                    "此人已在其他辖区登记，不能由本辖区导入修改；如已迁入，请联系原辖区或上级办理迁移",
+                    "this person is registered in another jurisdiction; ask that jurisdiction or "
+                    "your supervisor to transfer them",
+                )
+            )
     result.inserted += outcome.inserted
     result.updated += outcome.updated
     result.accepted += outcome.inserted + outcome.updated
@@ -238,7 +253,6 @@ def _save_rejects(
             }
         )
     session.execute(insert(ImportReject), rows)
-    session.commit()
 
 
 def rejects_report_rows(
@@ -252,7 +266,8 @@ def rejects_report_rows(
     if batch is None or not batch.jurisdiction.startswith(actor.jurisdiction):
         raise NotFound("import not found")
     records = session.scalars(
-        select(ImportReject).where(ImportReject.batch_id == batch_id)
+        select(ImportReject)
+        .where(ImportReject.batch_id == batch_id)
         .order_by(ImportReject.row_number, ImportReject.id)
     ).all()
     merged: dict[int, list[ImportReject]] = {}

@@ -34,9 +34,9 @@ class Address(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     region_code: Mapped[str] = mapped_column(ForeignKey("region.code"))
-    building: Mapped[str] = mapped_column(String(50), default="")
-    unit: Mapped[str] = mapped_column(String(50), default="")
-    room: Mapped[str] = mapped_column(String(50), default="")
+    building: Mapped[str] = mapped_column(code_type(50), default="")
+    unit: Mapped[str] = mapped_column(code_type(50), default="")
+    room: Mapped[str] = mapped_column(code_type(50), default="")
 
 
 class Household(Base):
@@ -71,9 +71,7 @@ class Person(Base):
     )
     relation: Mapped[str] = mapped_column(String(16), default="")
     resident: Mapped[bool] = mapped_column(Boolean, default=True)
-    merged_into_id: Mapped[int | None] = mapped_column(
-        ForeignKey("person.id"), nullable=True
-    )
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
     import_batch_id: Mapped[int | None] = mapped_column(
         ForeignKey("import_batch.id"), nullable=True
     )
@@ -97,9 +95,7 @@ class DuplicateSuspect(Base):
     resolution_note: Mapped[str] = mapped_column(Text, default="")
     found_at: Mapped[datetime] = mapped_column(UtcDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    resolved_by: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id"), nullable=True
-    )
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
 
 
 class ImportBatch(Base):

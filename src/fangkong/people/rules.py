@@ -111,7 +111,18 @@ def _label(field_name: str) -> str:
 
 
 def _parse_dates(values: pa.Array) -> pa.Array:
-    """'1980-01-02', '1980/1/2', '1980.01.02', '19800102' -> date32; else null."""
+    """'1980-01-02', '1980/1/2', '1980.01.02', '19800102' -> date32; else null.
+    The regular ISO form is parsed directly; only the others are rewritten."""
+    direct = pc.cast(
+        pc.strptime(values, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32()
+    )
+    if direct.null_count == 0:
+        return direct
+    rewritten = _rewrite_dates(values)
+    return pc.coalesce(direct, rewritten)
+
+
+def _rewrite_dates(values: pa.Array) -> pa.Array:
     text = pc.replace_substring_regex(values, r"[./年月]", "-")
     text = pc.replace_substring_regex(text, r"日$", "")
     text = pc.replace_substring_regex(text, r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3")
@@ -235,7 +246,10 @@ def validate_rows(
         "birth date is in the future",
     )
     problems.add(
-        has_birth & resident & ~np.isnat(parsed_np) & ~np.isnat(derived_birth)
+        has_birth
+        & resident
+        & ~np.isnat(parsed_np)
+        & ~np.isnat(derived_birth)
         & (parsed_np != derived_birth),
         _label("birth_date"),
         raw_birth,
@@ -255,7 +269,10 @@ def validate_rows(
     region = col("region_code")
     region_np = np.asarray(region.to_numpy(zero_copy_only=False), dtype="<U12")
     problems.add(
-        _mask(pc.equal(region, "")), _label("region_code"), region, "区划代码不能为空",
+        _mask(pc.equal(region, "")),
+        _label("region_code"),
+        region,
+        "区划代码不能为空",
         "region code is empty",
     )
     known = np.isin(region_np, community_codes)
@@ -301,38 +318,31 @@ def validate_rows(
     household = pc.if_else(pc.equal(household, ""), address_key, household)
 
     # The same identity number twice in the file: keep the first good row.
-    ids_np = np.asarray(id_numbers, dtype=object)
-    good = np.flatnonzero(~problems.bad)
-    if len(good):
-        _, first_index, inverse = np.unique(
-            ids_np[good].astype(str), return_index=True, return_inverse=True
+    ids = pa.array(id_numbers, type=pa.string())
+    for index, first in _repeats(ids, ~problems.bad):
+        first_row = int(table.row_numbers[first])
+        problems.add_each(
+            index,
+            _label("id_number"),
+            str(id_numbers[index]),
+            f"与第 {first_row} 行的身份证号重复（同一人只能出现一次）",
+            f"same identity number as row {first_row} (a person may appear only once)",
         )
-        first_of = good[first_index[inverse]]
-        repeated = good[first_of != good]
-        for i in repeated:
-            first_row = int(table.row_numbers[first_of[np.searchsorted(good, i)]])
-            problems.add_each(
-                int(i),
-                _label("id_number"),
-                str(ids_np[i]),
-                f"与第 {first_row} 行的身份证号重复（同一人只能出现一次）",
-                f"same identity number as row {first_row} (a person may appear only once)",
-            )
 
     keep = ~problems.bad
     rejects = []
-    for i in sorted(problems.items):
-        for column, value, zh, en in problems.items[i]:
-            rejects.append(Reject(int(table.row_numbers[i]), column, value, zh, en))
+    for row_index in sorted(problems.items):
+        for column, value, zh, en in problems.items[row_index]:
+            rejects.append(Reject(int(table.row_numbers[row_index]), column, value, zh, en))
 
     keep_arrow = pa.array(keep)
-    sex_arrow = pa.array(np.where(sex == "", None, sex).tolist(), type=pa.string())
+    sex_arrow = pc.if_else(pc.equal(pa.array(sex, type=pa.string()), ""), None, pa.array(sex))
     birth_arrow = pa.array(birth.astype("datetime64[D]"), type=pa.date32())
     clean = pa.table(
         {
             "row_number": pa.array(table.row_numbers, type=pa.int64()),
             "id_type": id_types,
-            "id_number": pa.array(id_numbers, type=pa.string()),
+            "id_number": ids,
             "name": name,
             "sex": sex_arrow,
             "birth_date": birth_arrow,
@@ -348,3 +358,23 @@ def validate_rows(
     return ValidatedRows(
         clean=clean, rejects=rejects, present=present, rejected_rows=int(problems.bad.sum())
     )
+
+
+def _repeats(values: pa.Array, candidates: np.ndarray) -> list[tuple[int, int]]:
+    """(index, index of the first occurrence) for every candidate whose value
+    already occurred at an earlier candidate index."""
+    positions = np.flatnonzero(candidates)
+    if len(positions) < 2:
+        return []
+    subset = values.take(pa.array(positions))
+    order = np.asarray(pc.sort_indices(subset))  # stable: earlier rows first
+    ordered = subset.take(pa.array(order))
+    same = np.asarray(
+        pc.fill_null(pc.equal(ordered[1:], ordered[:-1]), False).to_numpy(zero_copy_only=False),
+        dtype=bool,
+    )
+    if not same.any():
+        return []
+    run_start = np.maximum.accumulate(np.where(np.r_[False, same], 0, np.arange(len(order))))
+    repeated = np.flatnonzero(np.r_[False, same])
+    return [(int(positions[order[k]]), int(positions[order[run_start[k]]])) for k in repeated]

@@ -40,8 +40,9 @@ class PersonView:
     relation: str
 
 
-def _view(person: Person, address: Address | None, household: Household | None,
-          unmasked: bool) -> PersonView:
+def _view(
+    person: Person, address: Address | None, household: Household | None, unmasked: bool
+) -> PersonView:
     phone = person.phone or ""
     return PersonView(
         id=person.id,
@@ -61,7 +62,9 @@ def _view(person: Person, address: Address | None, household: Household | None,
     )
 
 
-def _search_stmt(actor: Actor, text: str = "", region: str = "") -> Select[Any]:
+def _search_stmt(
+    actor: Actor, text: str = "", region: str = ""
+) -> Select[Person, Address, Household]:
     stmt = (
         select(Person, Address, Household)
         .outerjoin(Address, Address.id == Person.address_id)
@@ -106,8 +109,9 @@ def search_persons(
     return [_view(p, a, h, unmasked=False) for p, a, h in rows], int(total)
 
 
-def iter_persons(session: Session, actor: Actor, text: str = "", *, region: str = "",
-                 unmasked: bool = False) -> Any:
+def iter_persons(
+    session: Session, actor: Actor, text: str = "", *, region: str = "", unmasked: bool = False
+) -> Any:
     """Every matching person, streamed, for exports."""
     require(actor, Permission.REGISTRY_READ)
     if unmasked:
@@ -132,9 +136,9 @@ def get_person(session: Session, actor: Actor, person_id: int) -> PersonView:
     return _view(person, address, household, actor.can(Permission.REGISTRY_READ_PERSONAL))
 
 
-def household_members(session: Session, actor: Actor, household_id: int) -> tuple[
-    Household, list[PersonView]
-]:
+def household_members(
+    session: Session, actor: Actor, household_id: int
+) -> tuple[Household, list[PersonView]]:
     require(actor, Permission.REGISTRY_READ)
     household = session.get(Household, household_id)
     ensure_in_scope(actor, household.region_code if household else None, "household")
@@ -145,8 +149,13 @@ def household_members(session: Session, actor: Actor, household_id: int) -> tupl
 
 
 def update_person(
-    session: Session, actor: Actor, person_id: int, *, name: str | None = None,
-    phone: str | None = None, relation: str | None = None,
+    session: Session,
+    actor: Actor,
+    person_id: int,
+    *,
+    name: str | None = None,
+    phone: str | None = None,
+    relation: str | None = None,
 ) -> PersonView:
     """Change a person's contact details; every changed field is audited."""
     require(actor, Permission.REGISTRY_WRITE)
@@ -174,8 +183,9 @@ def update_person(
         person.relation = relation.strip()
     if changes:
         person.updated_at = clock.now()
-        record_audit(session, actor, "person.update", "person", person.id, person.region_code,
-                     changes)
+        record_audit(
+            session, actor, "person.update", "person", person.id, person.region_code, changes
+        )
         session.commit()
     return get_person(session, actor, person_id)
 
@@ -189,8 +199,9 @@ class SuspectView:
     b: PersonView | None  # None when the other person is outside the jurisdiction
 
 
-def list_duplicate_suspects(session: Session, actor: Actor, status: str = "open",
-                            limit: int = 100) -> list[SuspectView]:
+def list_duplicate_suspects(
+    session: Session, actor: Actor, status: str = "open", limit: int = 100
+) -> list[SuspectView]:
     require(actor, Permission.REGISTRY_READ)
     pa_, pb_ = aliased(Person), aliased(Person)
     stmt = (
@@ -198,8 +209,12 @@ def list_duplicate_suspects(session: Session, actor: Actor, status: str = "open"
         .join(pa_, pa_.id == DuplicateSuspect.person_a_id)
         .join(pb_, pb_.id == DuplicateSuspect.person_b_id)
         .where(DuplicateSuspect.status == status)
-        .where(or_(pa_.region_code.startswith(actor.jurisdiction),
-                   pb_.region_code.startswith(actor.jurisdiction)))
+        .where(
+            or_(
+                pa_.region_code.startswith(actor.jurisdiction),
+                pb_.region_code.startswith(actor.jurisdiction),
+            )
+        )
         .order_by(DuplicateSuspect.id)
         .limit(limit)
     )
@@ -207,17 +222,26 @@ def list_duplicate_suspects(session: Session, actor: Actor, status: str = "open"
     for suspect, a, b in session.execute(stmt):
         first, second = (a, b) if a.region_code.startswith(actor.jurisdiction) else (b, a)
         other = second if second.region_code.startswith(actor.jurisdiction) else None
-        out.append(SuspectView(
-            suspect.id, suspect.reason, suspect.status,
-            _view(first, None, None, unmasked=False),
-            _view(other, None, None, unmasked=False) if other else None,
-        ))
+        out.append(
+            SuspectView(
+                suspect.id,
+                suspect.reason,
+                suspect.status,
+                _view(first, None, None, unmasked=False),
+                _view(other, None, None, unmasked=False) if other else None,
+            )
+        )
     return out
 
 
 def resolve_duplicate_suspect(
-    session: Session, actor: Actor, suspect_id: int, *, same_person: bool,
-    keep_person_id: int | None = None, note: str = "",
+    session: Session,
+    actor: Actor,
+    suspect_id: int,
+    *,
+    same_person: bool,
+    keep_person_id: int | None = None,
+    note: str = "",
 ) -> None:
     """A person decides: two different people, or one person (then the record
     not kept is marked merged into the kept one and leaves lists and counts)."""
@@ -237,28 +261,65 @@ def resolve_duplicate_suspect(
         merged.merged_into_id = kept.id
         merged.updated_at = clock.now()
         changes["kept"], changes["merged"] = kept.id, merged.id
-        record_audit(session, actor, "person.merge", "person", merged.id, merged.region_code,
-                     {"merged_into": [None, kept.id]})
+        record_audit(
+            session,
+            actor,
+            "person.merge",
+            "person",
+            merged.id,
+            merged.region_code,
+            {"merged_into": [None, kept.id]},
+        )
     suspect.status = "same" if same_person else "distinct"
     suspect.resolution_note = note
     suspect.resolved_at = clock.now()
     suspect.resolved_by = actor.user_id
-    record_audit(session, actor, "duplicate.resolve", "duplicate_suspect", suspect.id,
-                 suspect.region_code, changes)
+    record_audit(
+        session,
+        actor,
+        "duplicate.resolve",
+        "duplicate_suspect",
+        suspect.id,
+        suspect.region_code,
+        changes,
+    )
     session.commit()
 
 
 EXPORT_HEADER = [
-    "证件类型", "身份证号", "姓名", "性别", "出生日期", "联系电话", "区划代码", "楼栋", "单元",
-    "房号", "户编号", "与户主关系",
+    "证件类型",
+    "身份证号",
+    "姓名",
+    "性别",
+    "出生日期",
+    "联系电话",
+    "区划代码",
+    "楼栋",
+    "单元",
+    "房号",
+    "户编号",
+    "与户主关系",
 ]
 
 
-def export_rows(session: Session, actor: Actor, text: str = "", *, region: str = "",
-                unmasked: bool = False) -> Any:
+def export_rows(
+    session: Session, actor: Actor, text: str = "", *, region: str = "", unmasked: bool = False
+) -> Any:
     """Rows for an export in the import format (so an export can be fixed and
     re-imported); masked unless ``unmasked`` and the role may see them."""
     sex = {"M": "男", "F": "女"}
     for v in iter_persons(session, actor, text, region=region, unmasked=unmasked):
-        yield [v.id_type, v.id_number, v.name, sex.get(v.sex or "", ""), v.birth_date or "",
-               v.phone, v.region_code, v.building, v.unit, v.room, v.household_code, v.relation]
+        yield [
+            v.id_type,
+            v.id_number,
+            v.name,
+            sex.get(v.sex or "", ""),
+            v.birth_date or "",
+            v.phone,
+            v.region_code,
+            v.building,
+            v.unit,
+            v.room,
+            v.household_code,
+            v.relation,
+        ]

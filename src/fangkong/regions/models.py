@@ -52,9 +52,7 @@ class RiskZoneArea(Base):
 
     __tablename__ = "risk_zone_area"
     __table_args__ = (
-        CheckConstraint(
-            "(region_code IS NULL) <> (address_id IS NULL)", name="region_or_address"
-        ),
+        CheckConstraint("(region_code IS NULL) <> (address_id IS NULL)", name="region_or_address"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

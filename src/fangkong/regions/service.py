@@ -24,9 +24,7 @@ ZONE_RANK = {level: rank for rank, level in enumerate(ZONE_LEVELS)}  # 0 = stric
 def _visible(actor: Actor, region: Region) -> bool:
     """A region is visible when it is in the jurisdiction or above it (a
     county user sees its city and province names, not their other children)."""
-    return covers(actor.jurisdiction, region.prefix) or actor.jurisdiction.startswith(
-        region.prefix
-    )
+    return covers(actor.jurisdiction, region.prefix) or actor.jurisdiction.startswith(region.prefix)
 
 
 def get_region(session: Session, actor: Actor, code: str) -> Region:
@@ -156,7 +154,12 @@ def designate_zone(
             RiskZoneArea(zone_id=zone.id, region_code=area.region_code, address_id=area.address_id)
         )
     record_audit(
-        session, actor, "zone.designate", "risk_zone", zone.id, common,
+        session,
+        actor,
+        "zone.designate",
+        "risk_zone",
+        zone.id,
+        common,
         {"name": zone.name, "level": level, "areas": len(areas)},
     )
     session.commit()
@@ -171,8 +174,15 @@ def lift_zone(session: Session, actor: Actor, zone_id: int, at: datetime | None 
     if zone.ends_at is not None:
         raise Conflict("the zone was already lifted")
     zone.ends_at = at or clock.now()
-    record_audit(session, actor, "zone.lift", "risk_zone", zone.id, zone.region_code,
-                 {"ends_at": zone.ends_at.isoformat()})
+    record_audit(
+        session,
+        actor,
+        "zone.lift",
+        "risk_zone",
+        zone.id,
+        zone.region_code,
+        {"ends_at": zone.ends_at.isoformat()},
+    )
     session.commit()
 
 

@@ -11,7 +11,6 @@ from alembic import op
 
 import fangkong.db
 
-
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -98,9 +97,21 @@ def upgrade() -> None:
             sa.String(length=12).with_variant(sa.VARCHAR(length=12, collation="C"), "postgresql"),
             nullable=False,
         ),
-        sa.Column("building", sa.String(length=50), nullable=False),
-        sa.Column("unit", sa.String(length=50), nullable=False),
-        sa.Column("room", sa.String(length=50), nullable=False),
+        sa.Column(
+            "building",
+            sa.String(length=50).with_variant(sa.VARCHAR(length=50, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "unit",
+            sa.String(length=50).with_variant(sa.VARCHAR(length=50, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "room",
+            sa.String(length=50).with_variant(sa.VARCHAR(length=50, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.ForeignKeyConstraint(
             ["region_code"], ["region.code"], name=op.f("fk_address_region_code_region")
         ),
