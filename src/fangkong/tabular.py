@@ -111,6 +111,24 @@ def _read_csv(raw: bytes) -> StringTable:
 
 
 def _read_csv_arrow(data: bytes, delimiter: str) -> StringTable:
+    """Parse with both cores; only a file with broken rows is parsed again on
+    one thread, which numbers the broken rows."""
+    table, broken = _parse_arrow(data, delimiter, threads=True)
+    if broken:
+        table, broken = _parse_arrow(data, delimiter, threads=False)
+    # InvalidRow.number counts records (header = 1); valid records fill the gaps.
+    skipped = sorted(b.row_number for b in broken)
+    total = table.num_rows + len(skipped)
+    numbers = np.arange(2, total + 2, dtype=np.int64)
+    if skipped:
+        numbers = numbers[~np.isin(numbers, np.array(skipped, dtype=np.int64))]
+    columns = [table.column(i).combine_chunks() for i in range(table.num_columns)]
+    return StringTable(
+        headers=list(table.column_names), columns=columns, row_numbers=numbers, broken=broken
+    )
+
+
+def _parse_arrow(data: bytes, delimiter: str, *, threads: bool) -> tuple[pa.Table, list[BrokenRow]]:
     broken: list[BrokenRow] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -134,7 +152,7 @@ def _read_csv_arrow(data: bytes, delimiter: str) -> StringTable:
     header_reader.close()
     table = pacsv.read_csv(
         io.BytesIO(data),
-        read_options=pacsv.ReadOptions(use_threads=False, column_names=headers, skip_rows=1),
+        read_options=pacsv.ReadOptions(use_threads=threads, column_names=headers, skip_rows=1),
         parse_options=pacsv.ParseOptions(
             delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
         ),
@@ -144,14 +162,7 @@ def _read_csv_arrow(data: bytes, delimiter: str) -> StringTable:
             quoted_strings_can_be_null=False,
         ),
     )
-    # InvalidRow.number counts records (header = 1); valid records fill the gaps.
-    skipped = sorted(b.row_number for b in broken)
-    total = table.num_rows + len(skipped)
-    numbers = np.arange(2, total + 2, dtype=np.int64)
-    if skipped:
-        numbers = numbers[~np.isin(numbers, np.array(skipped, dtype=np.int64))]
-    columns = [table.column(i).combine_chunks() for i in range(table.num_columns)]
-    return StringTable(headers=list(headers), columns=columns, row_numbers=numbers, broken=broken)
+    return table, broken
 
 
 def _read_csv_stdlib(data: bytes, delimiter: str) -> StringTable:

@@ -277,6 +277,19 @@ def test_same_name_and_phone_with_another_identity_number_is_flagged_not_merged(
     assert persons(session) == 2
 
 
+def test_a_later_import_is_checked_for_duplicates_against_the_registry(
+    session: Session, county_commander: Actor
+) -> None:
+    a = person_row(COMMUNITY, 1, name="赵六", phone="13833334444")
+    b = person_row(COMMUNITY, 2, name="赵六", phone="13833334444", born=date(1990, 1, 1))
+    run(session, county_commander, registry_csv([a]))
+    result = run(session, county_commander, registry_csv([b]))
+    assert result.duplicate_suspects == 1
+    assert session.scalars(select(DuplicateSuspect.reason)).one() == "same_name_phone"
+    again = run(session, county_commander, registry_csv([b]))
+    assert again.duplicate_suspects == 0
+
+
 def test_rejects_report_holds_the_original_columns_and_the_reason(
     session: Session, county_commander: Actor
 ) -> None:

@@ -1,12 +1,18 @@
 """Merging validated registry rows into the database in bulk.
 
-One chunk at a time: the rows go into a temporary staging table (COPY on
-PostgreSQL, ``executemany`` on SQLite), then a handful of set-based
-statements create the missing addresses and households, insert the new
-persons, update the changed ones and return what changed for the audit.
-No row passes through the ORM.
+The file's rows are compared with the registry in Arrow, not row by row and
+not through the ORM:
 
-Rules of the merge (docs/import-format.md):
+1. addresses and households are identified by their keys; the ones the
+   registry lacks are appended with ``COPY`` and their ids read back;
+2. the persons already registered under the file's identity numbers are read
+   with one ``COPY ... TO STDOUT`` (skipped for a first load into an empty
+   registry), joined to the file on the identity number, and each field is
+   compared column-wise;
+3. new persons are appended with ``COPY``; changed ones are staged and
+   updated by one ``UPDATE ... FROM``; unchanged ones cost nothing.
+
+Merge rules (docs/import-format.md):
 - a person is identified by the identity number; a person registered in
   another jurisdiction is not moved by an import (the row is rejected);
 - an empty cell never erases what the registry knows;
@@ -16,33 +22,27 @@ Rules of the merge (docs/import-format.md):
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
-from sqlalchemy import Connection, ForeignKeyConstraint, Index, Table, text
+import pyarrow.compute as pc
+from sqlalchemy import Connection, ForeignKeyConstraint, Index, Table, bindparam, text
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
+from fangkong.bulkio import (
+    copy_in,
+    copy_out,
+    is_postgres,
+    lock_for_append,
+    reserve_ids,
+    values_list,
+)
 from fangkong.people.models import Address, Household, Person
 
-STAGE_COLUMNS = (
-    "row_number",
-    "id_type",
-    "id_number",
-    "name",
-    "sex",
-    "birth_date",
-    "phone",
-    "region_code",
-    "building",
-    "unit",
-    "room",
-    "household",
-    "relation",
-)
+ADDRESS_PARTS = ("region_code", "building", "unit", "room")
 COMPARED = (
     "id_type",
     "name",
@@ -54,10 +54,25 @@ COMPARED = (
     "household_id",
     "relation",
 )
+PERSON_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("id_number", pa.string()),
+        ("id_type", pa.string()),
+        ("name", pa.string()),
+        ("sex", pa.string()),
+        ("birth_date", pa.date32()),
+        ("phone", pa.string()),
+        ("region_code", pa.string()),
+        ("address_id", pa.int64()),
+        ("household_id", pa.int64()),
+        ("relation", pa.string()),
+    ]
+)
 
 
 @dataclass
-class ChunkOutcome:
+class MergeOutcome:
     inserted: int
     updated: int
     unchanged: int
@@ -65,200 +80,260 @@ class ChunkOutcome:
     changes: list[tuple[int, str, dict[str, list[Any]]]]  # person id, region, field -> [old, new]
 
 
-def create_stage(conn: Connection) -> None:
-    """Temporary tables of this connection: the staged rows, and the persons
-    this import changed (new ones carry the batch id)."""
-    postgres = conn.dialect.name == "postgresql"
-    collate = ' COLLATE "C"' if postgres else ""
-    drop_stage(conn)
-    conn.execute(text("CREATE TEMPORARY TABLE import_touched (person_id BIGINT NOT NULL)"))
-    conn.execute(
-        text(
-            f"""CREATE TEMPORARY TABLE stage_person (
-                row_number BIGINT NOT NULL,
-                id_type VARCHAR(32) NOT NULL,
-                id_number VARCHAR(32){collate} NOT NULL,
-                name VARCHAR(100){collate} NOT NULL,
-                sex VARCHAR(1),
-                birth_date DATE,
-                phone VARCHAR(20){collate},
-                region_code VARCHAR(12){collate} NOT NULL,
-                building VARCHAR(50) NOT NULL,
-                unit VARCHAR(50) NOT NULL,
-                room VARCHAR(50) NOT NULL,
-                household VARCHAR(120){collate} NOT NULL,
-                relation VARCHAR(16) NOT NULL
-            )"""
-        )
+def _key(table: pa.Table, columns: tuple[str, ...]) -> pa.Array:
+    """One string per row joining the columns with a separator no cell holds."""
+    parts = [pc.cast(table.column(c), pa.string()) for c in columns]
+    return pc.binary_join_element_wise(*parts, "\x1f").combine_chunks()
+
+
+def _lookup(keys: pa.Array, known_keys: pa.Array, known_ids: pa.Array) -> pa.Array:
+    """The id of each key (null when unknown)."""
+    positions = pc.index_in(keys, value_set=known_keys)
+    return pc.take(known_ids, positions)
+
+
+def _regions_sql(regions: list[str]) -> str:
+    return values_list(regions)
+
+
+def _resolve_addresses(conn: Connection, rows: pa.Table, regions: list[str]) -> pa.Array:
+    schema = pa.schema([("id", pa.int64())] + [(c, pa.string()) for c in ADDRESS_PARTS])
+    query = (
+        f"SELECT id, {', '.join(ADDRESS_PARTS)} FROM address "
+        f"WHERE region_code IN ({_regions_sql(regions)})"
     )
+    known = copy_out(conn, query, schema)
+    keys = _key(rows, ADDRESS_PARTS)
+    known_keys, known_ids = _key(known, ADDRESS_PARTS), known.column("id").combine_chunks()
+    ids = _lookup(keys, known_keys, known_ids)
+    if ids.null_count:
+        new_keys = pc.unique(pc.filter(keys, pc.is_null(ids)))
+        first = pc.index_in(new_keys, value_set=keys)
+        new_ids = reserve_ids(conn, "address", len(new_keys))
+        new = rows.select(list(ADDRESS_PARTS)).take(first)
+        copy_in(conn, "address", new.add_column(0, "id", new_ids))
+        ids = pc.coalesce(ids, _lookup(keys, new_keys, new_ids))
+    return ids
 
 
-def drop_stage(conn: Connection) -> None:
-    for table in ("stage_person", "stage_resolved", "import_touched"):
-        conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
-
-
-def append_stage(conn: Connection, rows: pa.Table) -> None:
-    """Add rows to ``stage_person``: COPY on PostgreSQL, executemany on SQLite."""
-    rows = rows.select(list(STAGE_COLUMNS))
-    if conn.dialect.name == "postgresql":
-        buffer = io.BytesIO()
-        pacsv.write_csv(rows, buffer, write_options=pacsv.WriteOptions(include_header=False))
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        with (
-            raw.cursor() as cursor,
-            cursor.copy(
-                f"COPY stage_person ({', '.join(STAGE_COLUMNS)}) FROM STDIN WITH (FORMAT csv)"
-            ) as copy,
-        ):
-            view = buffer.getbuffer()
-            for start in range(0, len(view), 1 << 20):
-                copy.write(view[start : start + (1 << 20)])
-    else:
-        columns = [rows.column(name).to_pylist() for name in STAGE_COLUMNS]
-        placeholders = ", ".join("?" for _ in STAGE_COLUMNS)
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        raw.executemany(
-            f"INSERT INTO stage_person ({', '.join(STAGE_COLUMNS)}) VALUES ({placeholders})",
-            zip(*columns, strict=True),
+def _resolve_households(
+    conn: Connection, rows: pa.Table, address_ids: pa.Array, regions: list[str]
+) -> pa.Array:
+    schema = pa.schema([("id", pa.int64()), ("region_code", pa.string()), ("code", pa.string())])
+    query = (
+        "SELECT id, region_code, code FROM household "
+        f"WHERE region_code IN ({_regions_sql(regions)})"
+    )
+    parts = ("region_code", "household")
+    keys = _key(rows, parts)
+    known = copy_out(conn, query, schema)
+    known_keys = _key(known, ("region_code", "code"))
+    ids = _lookup(keys, known_keys, known.column("id").combine_chunks())
+    if ids.null_count:
+        new_keys = pc.unique(pc.filter(keys, pc.is_null(ids)))
+        first = pc.index_in(new_keys, value_set=keys)
+        new_ids = reserve_ids(conn, "household", len(new_keys))
+        new = pa.table(
+            {
+                "id": new_ids,
+                "code": rows.column("household").take(first),
+                "region_code": rows.column("region_code").take(first),
+                "address_id": address_ids.take(first),
+            }
         )
+        copy_in(conn, "household", new)
+        ids = pc.coalesce(ids, _lookup(keys, new_keys, new_ids))
+    return ids
 
 
-def _distinct(conn: Connection) -> str:
-    return "IS DISTINCT FROM" if conn.dialect.name == "postgresql" else "IS NOT"
+def _registered(conn: Connection, rows: pa.Table, regions: list[str]) -> pa.Table:
+    """The persons already registered under the file's identity numbers: those
+    of the file's communities in one read, then the rest (moved in from
+    elsewhere) through a staged lookup of the numbers still unknown."""
+    columns = ", ".join(f"p.{name}" for name in PERSON_SCHEMA.names)
+    local = copy_out(
+        conn,
+        f"SELECT {columns} FROM person p WHERE p.region_code IN ({_regions_sql(regions)})",
+        PERSON_SCHEMA,
+    )
+    ids = rows.column("id_number")
+    unknown = pc.invert(pc.is_in(ids, value_set=local.column("id_number").combine_chunks()))
+    rest = pc.filter(ids, unknown)
+    if len(rest) == 0:
+        return local
+    conn.execute(text("DROP TABLE IF EXISTS stage_id_number"))
+    collate = ' COLLATE "C"' if is_postgres(conn) else ""
+    conn.execute(text(f"CREATE TEMPORARY TABLE stage_id_number (id_number VARCHAR(32){collate})"))
+    copy_in(conn, "stage_id_number", pa.table({"id_number": rest}))
+    if is_postgres(conn):
+        conn.execute(text("ANALYZE stage_id_number"))
+    elsewhere = copy_out(
+        conn,
+        f"SELECT {columns} FROM person p JOIN stage_id_number s ON s.id_number = p.id_number",
+        PERSON_SCHEMA,
+    )
+    conn.execute(text("DROP TABLE stage_id_number"))
+    return pa.concat_tables([local, elsewhere])
 
 
-def merge_stage(
+def _differs(a: pa.Array, b: pa.Array) -> np.ndarray:
+    """Null-safe inequality."""
+    unequal = pc.fill_null(pc.not_equal(a, b), False)
+    one_null = pc.xor(pc.is_null(a), pc.is_null(b))
+    return np.asarray(pc.or_(unequal, one_null).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def merge_rows(
     conn: Connection,
+    rows: pa.Table,
     *,
     jurisdiction: str,
     batch_id: int,
     now: datetime,
     present: frozenset[str],
-) -> ChunkOutcome:
-    """Merge ``stage_person`` into the registry inside the caller's transaction."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("ANALYZE stage_person"))
-    conn.execute(
-        text(
-            """INSERT INTO address (region_code, building, unit, room)
-            SELECT DISTINCT s.region_code, s.building, s.unit, s.room FROM stage_person s
-            WHERE NOT EXISTS (
-                SELECT 1 FROM address a WHERE a.region_code = s.region_code
-                AND a.building = s.building AND a.unit = s.unit AND a.room = s.room)
-            ON CONFLICT DO NOTHING"""
-        )
-    )
-    conn.execute(
-        text(
-            """INSERT INTO household (code, region_code, address_id)
-            SELECT s.household, MIN(s.region_code), MIN(a.id)
-            FROM stage_person s JOIN address a ON a.region_code = s.region_code
-                AND a.building = s.building AND a.unit = s.unit AND a.room = s.room
-            WHERE NOT EXISTS (SELECT 1 FROM household h WHERE h.code = s.household)
-            GROUP BY s.household
-            ON CONFLICT DO NOTHING"""
-        )
-    )
-    has_address = bool(present & {"building", "unit", "room"})
-    keep_address = "" if has_address else "p.region_code = s.region_code AND "
-    keep_household = "" if "household" in present else "p.region_code = s.region_code AND "
-    id_type = "s.id_type" if "id_type" in present else "COALESCE(p.id_type, s.id_type)"
-    conn.execute(text("DROP TABLE IF EXISTS stage_resolved"))
-    conn.execute(
-        text(
-            f"""CREATE TEMPORARY TABLE stage_resolved AS
-            SELECT s.row_number, s.id_number, p.id AS person_id, p.region_code AS old_region,
-                {id_type} AS id_type, s.name,
-                COALESCE(s.sex, p.sex) AS sex,
-                COALESCE(s.birth_date, p.birth_date) AS birth_date,
-                COALESCE(s.phone, p.phone) AS phone,
-                s.region_code,
-                CASE WHEN {keep_address}p.address_id IS NOT NULL
-                     THEN p.address_id ELSE a.id END AS address_id,
-                CASE WHEN {keep_household}p.household_id IS NOT NULL
-                     THEN p.household_id ELSE h.id END AS household_id,
-                CASE WHEN s.relation = '' AND p.relation IS NOT NULL
-                     THEN p.relation ELSE s.relation END AS relation
-            FROM stage_person s
-            JOIN address a ON a.region_code = s.region_code AND a.building = s.building
-                AND a.unit = s.unit AND a.room = s.room
-            JOIN household h ON h.code = s.household
-            LEFT JOIN person p ON p.id_number = s.id_number"""
-        )
-    )
-    prefix = {"prefix": jurisdiction + "%"}
-    foreign = [
-        int(r[0])
-        for r in conn.execute(
-            text(
-                "SELECT row_number FROM stage_resolved "
-                "WHERE person_id IS NOT NULL AND old_region NOT LIKE :prefix"
-            ),
-            prefix,
-        )
-    ]
-    inserted = conn.execute(
-        text(
-            """INSERT INTO person (id_type, id_number, name, sex, birth_date, phone, region_code,
-                address_id, household_id, relation, resident, import_batch_id,
-                created_at, updated_at)
-            SELECT id_type, id_number, name, sex, birth_date, phone, region_code,
-                address_id, household_id, relation, :resident, :batch, :now, :now
-            FROM stage_resolved WHERE person_id IS NULL"""
-        ),
-        {"batch": batch_id, "now": _bind_time(conn, now), "resident": True},
-    ).rowcount
-    distinct = _distinct(conn)
-    differs = " OR ".join(f"r.{c} {distinct} p.{c}" for c in COMPARED)
-    old_columns = ", ".join(f"p.{c}" for c in COMPARED)
-    new_columns = ", ".join(f"r.{c}" for c in COMPARED)
-    changed_rows = conn.execute(
-        text(
-            f"""SELECT p.id, r.region_code, {old_columns}, {new_columns}
-            FROM stage_resolved r JOIN person p ON p.id = r.person_id
-            WHERE r.old_region LIKE :prefix AND ({differs})"""
-        ),
-        prefix,
-    ).all()
-    if changed_rows:
-        differs_person = " OR ".join(f"r.{c} {distinct} person.{c}" for c in COMPARED)
-        sets = ", ".join(f"{c} = r.{c}" for c in COMPARED)
-        conn.execute(
-            text(
-                f"""UPDATE person SET {sets}, updated_at = :now
-                FROM stage_resolved r
-                WHERE person.id = r.person_id AND r.old_region LIKE :prefix
-                AND ({differs_person})"""
-            ),
-            {**prefix, "now": _bind_time(conn, now)},
-        )
-    width = len(COMPARED)
-    changes = []
-    for row in changed_rows:
-        old, new = row[2 : 2 + width], row[2 + width :]
-        diff = {
-            c: [_jsonable(o), _jsonable(n)]
-            for c, o, n in zip(COMPARED, old, new, strict=True)
-            if _jsonable(o) != _jsonable(n)
+    registry_empty: bool,
+) -> MergeOutcome:
+    """Merge validated rows (one per identity number) into the registry,
+    inside the caller's transaction."""
+    lock_for_append(conn, ("address", "household", "person"))
+    regions = pc.unique(rows.column("region_code")).to_pylist()
+    address_ids = _resolve_addresses(conn, rows, regions)
+    household_ids = _resolve_households(conn, rows, address_ids, regions)
+    incoming = pa.table(
+        {
+            "id_number": rows.column("id_number"),
+            "id_type": rows.column("id_type"),
+            "name": rows.column("name"),
+            "sex": rows.column("sex"),
+            "birth_date": rows.column("birth_date"),
+            "phone": rows.column("phone"),
+            "region_code": rows.column("region_code"),
+            "address_id": address_ids,
+            "household_id": household_ids,
+            "relation": rows.column("relation"),
         }
-        changes.append((int(row[0]), str(row[1]), diff))
-    total = conn.execute(text("SELECT COUNT(*) FROM stage_resolved")).scalar_one()
-    if changes:
-        conn.execute(
-            text("INSERT INTO import_touched (person_id) VALUES (:id)"),
-            [{"id": person_id} for person_id, _, _ in changes],
+    )
+    registered = (
+        PERSON_SCHEMA.empty_table() if registry_empty else _registered(conn, rows, regions)
+    )
+    position = pc.index_in(incoming.column("id_number"), value_set=registered.column("id_number"))
+    known = np.asarray(pc.is_valid(position).to_numpy(zero_copy_only=False), dtype=bool)
+
+    new = incoming.filter(pa.array(~known))
+    if new.num_rows:
+        stamps = pa.array([now] * new.num_rows, type=pa.timestamp("us", tz="UTC"))
+        copy_in(
+            conn,
+            "person",
+            new.add_column(0, "id", reserve_ids(conn, "person", new.num_rows))
+            .append_column("resident", pa.array([True] * new.num_rows))
+            .append_column("import_batch_id", pa.array([batch_id] * new.num_rows, pa.int64()))
+            .append_column("created_at", stamps)
+            .append_column("updated_at", stamps),
         )
-    unchanged = int(total) - inserted - len(changes) - len(foreign)
-    return ChunkOutcome(inserted, len(changes), unchanged, foreign, changes)
+
+    matched_index = np.flatnonzero(known)
+    if len(matched_index) == 0:
+        return MergeOutcome(new.num_rows, 0, 0, [], [])
+    mine = incoming.take(pa.array(matched_index))
+    theirs = registered.take(pc.take(position, pa.array(matched_index)))
+    inside = np.asarray(
+        pc.starts_with(theirs.column("region_code"), jurisdiction).to_numpy(
+            zero_copy_only=False
+        ),
+        dtype=bool,
+    )
+    row_numbers = rows.column("row_number").to_numpy()
+    foreign = [int(row_numbers[i]) for i in matched_index[~inside]]
+    mine, theirs = mine.filter(pa.array(inside)), theirs.filter(pa.array(inside))
+
+    merged = _merged_values(mine, theirs, present)
+    changed = np.zeros(mine.num_rows, dtype=bool)
+    for name in COMPARED:
+        changed |= _differs(merged[name], theirs.column(name).combine_chunks())
+    changes = _apply_changes(conn, merged, theirs, changed, now)
+    unchanged = int((~changed).sum())
+    return MergeOutcome(new.num_rows, len(changes), unchanged, foreign, changes)
 
 
-def _bind_time(conn: Connection, value: datetime) -> Any:
-    if conn.dialect.name == "sqlite":
-        return value.replace(tzinfo=None).isoformat(sep=" ")
-    return value
+def _merged_values(
+    mine: pa.Table, theirs: pa.Table, present: frozenset[str]
+) -> dict[str, pa.Array]:
+    """What each registered person becomes: the file's values, except where
+    an empty cell or a missing column keeps what the registry knows."""
+
+    def col(table: pa.Table, name: str) -> pa.Array:
+        return table.column(name).combine_chunks()
+
+    same_region = pc.equal(col(mine, "region_code"), col(theirs, "region_code"))
+    has_address = bool(present & {"building", "unit", "room"})
+
+    def keep_if_same_region(name: str, file_has_it: bool) -> pa.Array:
+        if file_has_it:
+            return col(mine, name)
+        keep = pc.and_(same_region, pc.is_valid(col(theirs, name)))
+        return pc.if_else(keep, col(theirs, name), col(mine, name))
+
+    relation_empty = pc.equal(col(mine, "relation"), "")
+    return {
+        "id_type": col(mine, "id_type") if "id_type" in present else col(theirs, "id_type"),
+        "name": col(mine, "name"),
+        "sex": pc.coalesce(col(mine, "sex"), col(theirs, "sex")),
+        "birth_date": pc.coalesce(col(mine, "birth_date"), col(theirs, "birth_date")),
+        "phone": pc.coalesce(col(mine, "phone"), col(theirs, "phone")),
+        "region_code": col(mine, "region_code"),
+        "address_id": keep_if_same_region("address_id", has_address),
+        "household_id": keep_if_same_region("household_id", "household" in present),
+        "relation": pc.if_else(
+            pc.and_(relation_empty, pc.is_valid(col(theirs, "relation"))),
+            col(theirs, "relation"),
+            col(mine, "relation"),
+        ),
+        "id": col(theirs, "id"),
+    }
+
+
+def _apply_changes(
+    conn: Connection,
+    merged: dict[str, pa.Array],
+    theirs: pa.Table,
+    changed: np.ndarray,
+    now: datetime,
+) -> list[tuple[int, str, dict[str, list[Any]]]]:
+    if not changed.any():
+        return []
+    mask = pa.array(changed)
+    update = pa.table({name: pc.filter(merged[name], mask) for name in ("id", *COMPARED)})
+    old = theirs.filter(mask)
+    conn.execute(text("DROP TABLE IF EXISTS stage_changed"))
+    conn.execute(
+        text(
+            """CREATE TEMPORARY TABLE stage_changed (id BIGINT, id_type VARCHAR(32),
+            name VARCHAR(100), sex VARCHAR(1), birth_date DATE, phone VARCHAR(20),
+            region_code VARCHAR(12), address_id BIGINT, household_id BIGINT,
+            relation VARCHAR(16))"""
+        )
+    )
+    copy_in(conn, "stage_changed", update)
+    sets = ", ".join(f"{name} = c.{name}" for name in COMPARED)
+    stamp = _stamp(conn, now)
+    conn.execute(
+        text(f"UPDATE person SET {sets}, updated_at = :now FROM stage_changed c "
+             "WHERE person.id = c.id"),
+        {"now": stamp},
+    )
+    conn.execute(text("INSERT INTO import_touched (person_id) SELECT id FROM stage_changed"))
+    conn.execute(text("DROP TABLE stage_changed"))
+    changes = []
+    new_rows, old_rows = update.to_pylist(), old.to_pylist()
+    for after, before in zip(new_rows, old_rows, strict=True):
+        diff = {
+            name: [_jsonable(before[name]), _jsonable(after[name])]
+            for name in COMPARED
+            if _jsonable(before[name]) != _jsonable(after[name])
+        }
+        changes.append((int(after["id"]), str(after["region_code"]), diff))
+    return changes
 
 
 def _jsonable(value: Any) -> Any:
@@ -267,8 +342,18 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-STAGE_PIECE_ROWS = 100_000  # rows per COPY / executemany call
+def create_touched(conn: Connection) -> None:
+    """Persons this import changed (new ones carry the batch id)."""
+    conn.execute(text("DROP TABLE IF EXISTS import_touched"))
+    conn.execute(text("CREATE TEMPORARY TABLE import_touched (person_id BIGINT NOT NULL)"))
+
+
+def drop_touched(conn: Connection) -> None:
+    conn.execute(text("DROP TABLE IF EXISTS import_touched"))
+
+
 RELAXED_TABLES = tuple(cast(Table, m.__table__) for m in (Person, Address, Household))
+UNIQUE_ID_NUMBER = "uq_person_id_number"
 
 
 def _secondary_indexes() -> list[Index]:
@@ -286,10 +371,9 @@ def relax_constraints(conn: Connection) -> None:
     by :func:`restore_constraints` in the same transaction — one sort instead
     of a million index insertions and trigger calls (PostgreSQL manual,
     "Populating a Database"). The tables are locked meanwhile; the merge
-    statements keep every reference correct by construction, and the rebuilt
+    keeps every reference correct by construction, and the rebuilt
     constraints check it again."""
-    postgres = conn.dialect.name == "postgresql"
-    if postgres:
+    if is_postgres(conn):
         conn.execute(text("LOCK TABLE person, address, household IN EXCLUSIVE MODE"))
         for fk in _foreign_keys():
             conn.execute(DropConstraint(fk))
@@ -299,7 +383,7 @@ def relax_constraints(conn: Connection) -> None:
 
 
 def restore_constraints(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
+    if is_postgres(conn):
         conn.execute(
             text(f"ALTER TABLE person ADD CONSTRAINT {UNIQUE_ID_NUMBER} UNIQUE (id_number)")
         )
@@ -309,23 +393,92 @@ def restore_constraints(conn: Connection) -> None:
         index.create(conn)
 
 
-UNIQUE_ID_NUMBER = "uq_person_id_number"
-
-
-DUPLICATE_RULES = {
-    # reason: how two persons with different identity numbers may still be one
-    "same_name_phone": "p2.name = p1.name AND p2.phone = p1.phone",
-    "same_name_birth_date_community": (
-        "p2.name = p1.name AND p2.birth_date = p1.birth_date AND p2.region_code = p1.region_code"
-    ),
+DUPLICATE_RULES: dict[str, tuple[str, ...]] = {
+    # reason: the fields two persons with different identity numbers share
+    "same_name_phone": ("name", "phone"),
+    "same_name_birth_date_community": ("name", "birth_date", "region_code"),
 }
+PAIRS_PER_GROUP = 45  # a group of up to 10 gets every pair; larger ones pair with the first
 
 
-def flag_duplicate_suspects(conn: Connection, batch_id: int, now: datetime) -> int:
-    """Flag pairs between the persons this import created or changed and
-    everyone else, once at the end of the import; never merges."""
+def flag_duplicate_suspects(
+    conn: Connection, rows: pa.Table, batch_id: int, now: datetime, *, registry_was_empty: bool
+) -> int:
+    """Flag pairs of persons who may be one; never merges. After a first load
+    the pairs can only lie inside the file, found in Arrow; otherwise SQL
+    pairs the persons this import created or changed with everyone."""
+    if registry_was_empty:
+        return _flag_pairs_in_file(conn, rows, batch_id, now)
+    return _flag_pairs_in_registry(conn, batch_id, now)
+
+
+def _flag_pairs_in_file(conn: Connection, rows: pa.Table, batch_id: int, now: datetime) -> int:
+    pairs: list[tuple[str, str, str]] = []
+    for reason, fields in DUPLICATE_RULES.items():
+        subset = rows.select(["id_number", *fields])
+        for name in fields:
+            subset = subset.filter(pc.is_valid(subset.column(name)))
+        keys = _key(subset, fields)
+        counts = pc.value_counts(keys)
+        repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+        if len(repeated) == 0:
+            continue
+        members = subset.filter(pc.is_in(keys, value_set=repeated))
+        groups: dict[str, list[str]] = {}
+        member_keys = _key(members, fields).to_pylist()
+        for key, id_number in zip(member_keys, members.column("id_number").to_pylist(),
+                                  strict=True):
+            groups.setdefault(key, []).append(id_number)
+        for ids in groups.values():
+            if len(ids) * (len(ids) - 1) // 2 <= PAIRS_PER_GROUP:
+                pairs += [(a, b, reason) for i, a in enumerate(ids) for b in ids[i + 1 :]]
+            else:
+                pairs += [(ids[0], b, reason) for b in ids[1:]]
+    if not pairs:
+        return 0
+    numbers = sorted({n for a, b, _ in pairs for n in (a, b)})
+    found: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(numbers), 1000):
+        piece = numbers[start : start + 1000]
+        for pid, number, region in conn.execute(
+            text("SELECT id, id_number, region_code FROM person WHERE id_number IN :ids")
+            .bindparams(bindparam("ids", expanding=True)),
+            {"ids": piece},
+        ):
+            found[number] = (int(pid), str(region))
+    stamp = _stamp(conn, now)
+    records = []
+    for a, b, reason in pairs:
+        (id_a, region_a), (id_b, _) = found[a], found[b]
+        low, high = sorted((id_a, id_b))
+        records.append({"a": low, "b": high, "reason": reason, "region": region_a, "now": stamp})
+    conn.execute(
+        text(
+            """INSERT INTO duplicate_suspect (person_a_id, person_b_id, reason, region_code,
+            status, resolution_note, found_at)
+            VALUES (:a, :b, :reason, :region, 'open', '', :now) ON CONFLICT DO NOTHING"""
+        ),
+        records,
+    )
+    return len(records)
+
+
+def _stamp(conn: Connection, now: datetime) -> Any:
+    return now if is_postgres(conn) else now.replace(tzinfo=None).isoformat(sep=" ")
+
+
+def _flag_pairs_in_registry(conn: Connection, batch_id: int, now: datetime) -> int:
+    touched = conn.execute(text("SELECT COUNT(*) FROM import_touched")).scalar_one()
+    created = conn.execute(
+        text("SELECT EXISTS (SELECT 1 FROM person WHERE import_batch_id = :batch)"),
+        {"batch": batch_id},
+    ).scalar_one()
+    if not touched and not created:
+        return 0
+    stamp = _stamp(conn, now)
     flagged = 0
-    for reason, condition in DUPLICATE_RULES.items():
+    for reason, fields in DUPLICATE_RULES.items():
+        condition = " AND ".join(f"p2.{f} = p1.{f}" for f in fields)
         flagged += conn.execute(
             text(
                 f"""INSERT INTO duplicate_suspect (person_a_id, person_b_id, reason, region_code,
@@ -341,6 +494,6 @@ def flag_duplicate_suspects(conn: Connection, batch_id: int, now: datetime) -> i
                   AND p1.merged_into_id IS NULL AND p2.merged_into_id IS NULL
                 ON CONFLICT DO NOTHING"""
             ),
-            {"reason": reason, "now": _bind_time(conn, now), "batch": batch_id},
+            {"reason": reason, "now": stamp, "batch": batch_id},
         ).rowcount
     return flagged

@@ -113,13 +113,11 @@ def _import(
     )
     session.add(batch)
     session.flush()
+    bulk.create_touched(session.connection())
     result = ImportResult(batch_id=batch.id, notices=notices)
     result.rejected = validated.rejected_rows + len(table.broken)
     try:
         _merge(session, actor, batch, validated.clean, validated.present, result, rejects, progress)
-        result.duplicate_suspects = bulk.flag_duplicate_suspects(
-            session.connection(), batch.id, clock.now()
-        )
         _save_rejects(session, batch.id, rejects, table)
         batch.status = "done"
         batch.finished_at = clock.now()
@@ -149,7 +147,7 @@ def _import(
         session.rollback()
         raise
     finally:
-        bulk.drop_stage(session.connection())
+        bulk.drop_touched(session.connection())
         session.commit()
     if progress:
         progress(f"{result.inserted + result.updated + result.unchanged} rows saved")
@@ -170,24 +168,24 @@ def _merge(
     """Stage every good row, then merge them with set-based statements."""
     conn = session.connection()
     now = clock.now()
-    first_load = clean.num_rows >= FIRST_LOAD_MIN_ROWS and not session.scalar(
-        select(exists().where(Person.id.isnot(None)))
-    )
-    bulk.create_stage(conn)
-    for start in range(0, clean.num_rows, bulk.STAGE_PIECE_ROWS):
-        bulk.append_stage(conn, clean.slice(start, bulk.STAGE_PIECE_ROWS))
-        if progress:
-            progress(
-                f"rows {start + 1}–{min(start + bulk.STAGE_PIECE_ROWS, clean.num_rows)}"
-                f" of {clean.num_rows} staged"
-            )
-    if first_load:
+    registry_empty = not session.scalar(select(exists().where(Person.id.isnot(None))))
+    relax = registry_empty and clean.num_rows >= FIRST_LOAD_MIN_ROWS
+    if relax:
         bulk.relax_constraints(conn)
-    outcome = bulk.merge_stage(
-        conn, jurisdiction=actor.jurisdiction, batch_id=batch.id, now=now, present=present
+    outcome = bulk.merge_rows(
+        conn,
+        clean,
+        jurisdiction=actor.jurisdiction,
+        batch_id=batch.id,
+        now=now,
+        present=present,
+        registry_empty=registry_empty,
     )
-    if first_load:
+    if relax:
         bulk.restore_constraints(conn)
+    result.duplicate_suspects = bulk.flag_duplicate_suspects(
+        conn, clean, batch.id, now, registry_was_empty=registry_empty
+    )
     if outcome.changes:
         session.execute(
             insert(AuditEvent),

@@ -41,13 +41,15 @@ class Address(Base):
 
 class Household(Base):
     """户: the people registered together. ``code`` is the household number
-    from the source file, or the address key when the file has none."""
+    from the source file (unique within its community), or the address key
+    when the file has none."""
 
     __tablename__ = "household"
+    __table_args__ = (UniqueConstraint("region_code", "code"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    code: Mapped[str] = mapped_column(code_type(120), unique=True)
-    region_code: Mapped[str] = mapped_column(code_type(12), index=True)
+    code: Mapped[str] = mapped_column(code_type(120))
+    region_code: Mapped[str] = mapped_column(code_type(12))
     address_id: Mapped[int | None] = mapped_column(ForeignKey("address.id"), nullable=True)
 
 

@@ -216,11 +216,8 @@ def upgrade() -> None:
             ["address_id"], ["address.id"], name=op.f("fk_household_address_id_address")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_household")),
-        sa.UniqueConstraint("code", name=op.f("uq_household_code")),
+        sa.UniqueConstraint("region_code", "code", name=op.f("uq_household_region_code")),
     )
-    with op.batch_alter_table("household", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_household_region_code"), ["region_code"], unique=False)
-
     op.create_table(
         "import_reject",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -410,9 +407,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_import_reject_batch_id"))
 
     op.drop_table("import_reject")
-    with op.batch_alter_table("household", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_household_region_code"))
-
     op.drop_table("household")
     with op.batch_alter_table("import_batch", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_import_batch_jurisdiction"))

@@ -1,0 +1,148 @@
+"""Moving Arrow tables in and out of the database in bulk, with no row
+going through the ORM: ``COPY`` on PostgreSQL, ``executemany`` and plain
+cursors on SQLite. Used by every bulk path (registry import, later tube and
+result ingestion)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from sqlalchemy import Connection, text
+
+PIECE_ROWS = 100_000  # rows per COPY write / executemany call
+
+
+def is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def copy_in(conn: Connection, table: str, rows: pa.Table) -> None:
+    """Append ``rows`` (column names = table columns) to ``table``."""
+    if rows.num_rows == 0:
+        return
+    columns = ", ".join(rows.column_names)
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    if is_postgres(conn):
+        rows = _as_text(rows)
+        with raw.cursor() as cursor, cursor.copy(
+            f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
+        ) as copy:
+            for start in range(0, rows.num_rows, PIECE_ROWS):
+                buffer = io.BytesIO()
+                pacsv.write_csv(
+                    rows.slice(start, PIECE_ROWS),
+                    buffer,
+                    write_options=pacsv.WriteOptions(include_header=False),
+                )
+                copy.write(buffer.getbuffer())
+        return
+    placeholders = ", ".join("?" for _ in rows.column_names)
+    statement = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
+    for start in range(0, rows.num_rows, PIECE_ROWS):
+        piece = rows.slice(start, PIECE_ROWS)
+        values = [_sqlite_values(piece.column(i)) for i in range(piece.num_columns)]
+        raw.executemany(statement, zip(*values, strict=True))
+
+
+def _as_text(rows: pa.Table) -> pa.Table:
+    """Dates and timestamps as ISO text: Arrow formats time-zone-aware
+    timestamps twenty times slower than naive ones. Aware timestamps are
+    UTC, so they are written as naive UTC with an explicit '+00'."""
+    columns = []
+    for column in rows.columns:
+        if pa.types.is_timestamp(column.type) and column.type.tz is not None:
+            naive = column.cast(pa.timestamp(column.type.unit))
+            column = pc.binary_join_element_wise(pc.cast(naive, pa.string()), "+00", "")
+        elif pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+            column = pc.cast(column, pa.string())
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=rows.column_names)
+
+
+def _sqlite_values(column: pa.ChunkedArray) -> list[object]:
+    if pa.types.is_date32(column.type):
+        return list(pc.cast(column, pa.string()).to_pylist())
+    if pa.types.is_timestamp(column.type):
+        return [
+            None if v is None else v.replace(tzinfo=None).isoformat(sep=" ")
+            for v in column.to_pylist()
+        ]
+    return list(column.to_pylist())
+
+
+def copy_out(conn: Connection, query: str, schema: pa.Schema) -> pa.Table:
+    """Run ``query`` (no parameters; its columns in ``schema`` order) and
+    return its rows as an Arrow table."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    if is_postgres(conn):
+        chunks: list[bytes] = []
+        with raw.cursor() as cursor, cursor.copy(
+            f"COPY ({query}) TO STDOUT WITH (FORMAT csv)"
+        ) as copy:
+            for block in copy:
+                chunks.append(bytes(block))
+        data = b"".join(chunks)
+        if not data:
+            return schema.empty_table()
+        return pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=schema.names),
+            convert_options=pacsv.ConvertOptions(
+                column_types=schema,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    cursor = raw.execute(query)
+    rows = cursor.fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    arrays = []
+    for field, values in zip(schema, columns, strict=True):
+        if pa.types.is_date32(field.type):
+            text = pa.array(values, type=pa.string())
+            arrays.append(pc.cast(pc.strptime(text, format="%Y-%m-%d", unit="s"), pa.date32()))
+        else:
+            arrays.append(pa.array(values, type=field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def values_list(values: Sequence[str]) -> str:
+    """A SQL list literal of plain codes (digits, letters, '-', '/', '_' only),
+    for short lists of region codes inside COPY queries."""
+    for value in values:
+        if not all(ch.isalnum() or ch in "-_/" for ch in value):
+            raise ValueError(f"not a plain code: {value!r}")
+    return ", ".join(f"'{v}'" for v in values) or "NULL"
+
+
+def reserve_ids(conn: Connection, table: str, count: int) -> pa.Array:
+    """``count`` fresh primary keys for ``table``, so rows can be appended with
+    their ids and need not be read back. The caller must hold a lock that
+    keeps other writers out of ``table`` (on PostgreSQL a SHARE ROW EXCLUSIVE
+    table lock: an insert takes its own table lock before drawing from the
+    sequence; on SQLite the transaction's write lock)."""
+    if count == 0:
+        return pa.array([], type=pa.int64())
+    if is_postgres(conn):
+        sequence = f"pg_get_serial_sequence('{table}', 'id')"
+        first = int(conn.execute(text(f"SELECT nextval({sequence})")).scalar_one())
+        conn.execute(text(f"SELECT setval({sequence}, :last)"), {"last": first + count - 1})
+    else:
+        first = 1 + int(
+            conn.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")).scalar_one()
+        )
+    return pa.array(range(first, first + count), type=pa.int64())
+
+
+def lock_for_append(conn: Connection, tables: Sequence[str]) -> None:
+    """Keep other writers out of ``tables`` until the transaction ends (readers
+    go on); a second import waits for the first. SQLite's write lock already
+    does this."""
+    if is_postgres(conn):
+        conn.execute(text(f"LOCK TABLE {', '.join(tables)} IN SHARE ROW EXCLUSIVE MODE"))
