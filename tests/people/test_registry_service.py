@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fangkong.access.models import AuditEvent
 from fangkong.access.service import Actor
-from fangkong.errors import Conflict, InvalidInput, NotFound
+from fangkong.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from fangkong.people.importing import import_people
 from fangkong.people.models import DuplicateSuspect, Person
 from fangkong.people.service import (
@@ -139,3 +141,22 @@ def test_duplicate_suspects_are_resolved_by_a_person(
     assert merged.merged_into_id == suspect.person_a_id
     with pytest.raises(Conflict):
         resolve_duplicate_suspect(session, county_commander, suspect.id, same_person=False)
+
+
+def test_an_export_is_audited_with_whether_it_was_unmasked(
+    session: Session, county_commander: Actor, loaded: tuple[list[int], list[int]]
+) -> None:
+    rows = list(export_rows(session, county_commander, unmasked=True))
+    assert len(rows) == 3
+    event = session.scalars(select(AuditEvent).where(AuditEvent.action == "people.export")).one()
+    assert event.changes["unmasked"] is True
+    assert event.actor_label == county_commander.username
+
+
+def test_a_role_without_personal_data_cannot_export_unmasked(
+    session: Session, make_actor: Callable[..., Actor], loaded: tuple[list[int], list[int]]
+) -> None:
+    sampler = make_actor("sampler", "131002")
+    with pytest.raises(PermissionDenied):
+        list(export_rows(session, sampler, unmasked=True))
+    assert all("*" in row[1] for row in export_rows(session, sampler))

@@ -260,6 +260,7 @@ def rejects_report_rows(
     file can be fixed and imported again), then row, column and reason."""
     from fangkong.errors import NotFound
 
+    require(actor, Permission.REGISTRY_IMPORT)
     batch = session.get(ImportBatch, batch_id)
     if batch is None or not batch.jurisdiction.startswith(actor.jurisdiction):
         raise NotFound("import not found")

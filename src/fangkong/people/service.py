@@ -306,7 +306,21 @@ def export_rows(
     session: Session, actor: Actor, text: str = "", *, region: str = "", unmasked: bool = False
 ) -> Any:
     """Rows for an export in the import format (so an export can be fixed and
-    re-imported); masked unless ``unmasked`` and the role may see them."""
+    re-imported); masked unless ``unmasked`` and the role may see them. The
+    export itself is audited: who took which list, masked or whole."""
+    require(actor, Permission.REGISTRY_READ)
+    if unmasked:
+        require(actor, Permission.REGISTRY_READ_PERSONAL)
+    record_audit(
+        session,
+        actor,
+        "people.export",
+        "registry",
+        region or actor.jurisdiction or "all",
+        region or actor.jurisdiction or None,
+        {"search": text, "region": region, "unmasked": unmasked},
+    )
+    session.commit()
     sex = {"M": "男", "F": "女"}
     for v in iter_persons(session, actor, text, region=region, unmasked=unmasked):
         yield [
