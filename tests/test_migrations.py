@@ -23,5 +23,6 @@ def test_the_migrations_load_the_region_catalog(engine: Engine) -> None:
             select(func.count()).select_from(Region).where(Region.level == "village")
         )
         langfang = connection.scalar(select(Region.name).where(Region.code == "131000"))
-    assert villages and villages > 1000
+    assert villages is not None
+    assert villages > 1000
     assert langfang == "廊坊市"
