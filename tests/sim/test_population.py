@@ -15,14 +15,8 @@ from openpyxl import load_workbook
 from stdnum.cn import ric
 
 from fangkong.regions.catalog import Level, descendants, load_catalog, significant_prefix
-from fangkong.sim.population import (
-    AGE_STRUCTURE_2020,
-    HEADERS,
-    RELATIONS,
-    SyntheticPerson,
-    generate_population,
-    write_population,
-)
+from fangkong.sim.households import AGE_STRUCTURE_2020, RELATIONS
+from fangkong.sim.population import HEADERS, SyntheticPerson, generate_population, write_population
 
 TODAY = date(2022, 3, 15)
 HEBEI_COUNTIES = {r.code for r in load_catalog() if r.level is Level.COUNTY}

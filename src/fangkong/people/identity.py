@@ -1,9 +1,11 @@
-"""Identity-number and phone checks for the population registry.
+"""Identity-number checks for the population registry.
 
 Pure functions, no database and no web. Each check has a single-value form
 (for forms and the API) and a vectorized bulk form (for file imports of a
 million rows); both follow the same rule and are property-tested against
-each other and against python-stdnum / phonenumbers.
+each other and against python-stdnum. The phone checks
+(:mod:`fangkong.people.phones`) report through the same ``Problem`` and
+``MESSAGES``.
 
 Resident identity number (居民身份证号, GB 11643), our rule
 ------------------------------------------------------------
@@ -42,27 +44,6 @@ The sex is the parity of the 17th digit (odd = male ``M``, even = female
 Other documents (passport, permits, other): cleaned the same way, ASCII
 letters upper-cased, then 5-20 characters of ``[A-Z0-9-]``, else
 ``BAD_DOCUMENT_NUMBER``.
-
-Phone numbers, our rule
------------------------
-
-A phone number is optional: empty input is ``OK`` with ``normalized`` None,
-the caller decides. Input is cleaned like an identity number and spaces,
-dashes, dots and parentheses are removed; what is left must be digits with
-at most one leading ``+``, else ``BAD_PHONE``. It is then parsed as
-phonenumbers does with default region CN (``+86``/``0086``/``86`` prefixes,
-national prefix ``0`` of landlines) and must be a valid number by
-``phonenumbers.is_valid_number``: mainland mobiles, landlines WITH their
-area code, and also valid foreign numbers (``+852 ...``), which people on
-Hong Kong/Macao/Taiwan permits or passports may have.
-
-The canonical form (``normalized``) is E.164: ``+8613812345678`` for a
-mobile, ``+861012345678`` for the Beijing landline ``010-12345678``.
-
-The bulk phone check runs the CN numbering plan taken at run time from
-phonenumbers' own metadata (``PhoneMetadata.metadata_for_region('CN')``) as
-RE2 regular expressions over Arrow string arrays; only the rare rows with a
-foreign ``+``/``00`` prefix go through phonenumbers one by one.
 """
 
 from __future__ import annotations
@@ -71,8 +52,6 @@ import csv
 import functools
 import importlib.resources
 import re
-import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum, StrEnum
@@ -80,27 +59,36 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from fangkong.people.strings import (
+    ASCII_SPACE,
+    Values,
+    as_string_array,
+    clean,
+    clean_bulk,
+    full_match,
+    np_bool,
+    np_len,
+    offsets_and_data,
+    replace_rows,
+    subset,
+)
 
 __all__ = [
     "MESSAGES",
     "BulkIdentity",
-    "BulkPhones",
     "IdType",
     "IdentityCheck",
-    "PhoneCheck",
     "Problem",
     "check_document_numbers_bulk",
     "check_identities_bulk",
     "check_identity",
-    "check_phone",
-    "check_phones_bulk",
     "check_resident_ids_bulk",
     "is_known_county_code",
     "mask_identity",
-    "mask_phone",
+    "mask_middle",
 ]
 
 
@@ -205,104 +193,6 @@ class BulkIdentity:
         return len(self.problem)
 
 
-@dataclass(frozen=True)
-class PhoneCheck:
-    problem: Problem
-    normalized: str | None = None  # E.164, e.g. '+8613812345678'
-
-
-@dataclass
-class BulkPhones:
-    problem: npt.NDArray[np.uint8]  # Problem.OK or Problem.BAD_PHONE
-    normalized: pa.StringArray  # E.164, null where invalid or empty
-
-    def __len__(self) -> int:
-        return len(self.problem)
-
-
-Values = Any  # pa.Array | pa.ChunkedArray | Sequence[str | None]; pyarrow is untyped
-
-# --------------------------------------------------------------------------
-# Cleaning, shared by the single and the bulk forms
-# --------------------------------------------------------------------------
-
-# ASCII rows are cleaned by RE2 (bulk) or re (single) with the same pattern;
-# non-ASCII rows always go through _clean (NFKC folding first), also in bulk.
-_ASCII_SPACE = r"[\t\n\v\f\r ]"
-_UNICODE_SPACE = (
-    r"[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200d\u2028\u2029\u202f\u205f\u2060\u3000\ufeff]"
-)
-_ASCII_PHONE_SEP = r"[\t\n\v\f\r ().-]"
-_UNICODE_PHONE_SEP = _UNICODE_SPACE[:-1] + r"().\-\u2010-\u2015\u2212]"
-
-_ASCII_SPACE_RE = re.compile(_ASCII_SPACE)
-_UNICODE_SPACE_RE = re.compile(_UNICODE_SPACE)
-_ASCII_PHONE_SEP_RE = re.compile(_ASCII_PHONE_SEP)
-_UNICODE_PHONE_SEP_RE = re.compile(_UNICODE_PHONE_SEP)
-
-
-def _clean(value: str | None) -> str:
-    """Fold compatibility forms and remove all whitespace."""
-    if not value:
-        return ""
-    if value.isascii():
-        return _ASCII_SPACE_RE.sub("", value)
-    return _UNICODE_SPACE_RE.sub("", unicodedata.normalize("NFKC", value))
-
-
-def _clean_phone(value: str | None) -> str:
-    """Like _clean, and also remove dashes, dots and parentheses."""
-    if not value:
-        return ""
-    if value.isascii():
-        return _ASCII_PHONE_SEP_RE.sub("", value)
-    return _UNICODE_PHONE_SEP_RE.sub("", unicodedata.normalize("NFKC", value))
-
-
-def _as_string_array(values: Values) -> Any:
-    """Any accepted input as a pa.StringArray (nulls kept)."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if isinstance(values, pa.Array):
-        return values if values.type == pa.string() else pc.cast(values, pa.string())
-    return pa.array(values, type=pa.string())
-
-
-def _clean_bulk(arr: Any, ascii_pattern: str, clean_one: Callable[[str | None], str]) -> Any:
-    """Bulk cleaning: RE2 on ASCII rows, the single-value cleaner on the others."""
-    arr = pc.fill_null(arr, "")
-    cleaned = pc.replace_substring_regex(arr, pattern=ascii_pattern, replacement="")
-    non_ascii = pc.invert(pc.string_is_ascii(arr))
-    if pc.any(non_ascii).as_py():
-        others = pc.filter(arr, non_ascii).to_pylist()
-        cleaned = pc.replace_with_mask(
-            cleaned, non_ascii, pa.array([clean_one(v) for v in others], type=pa.string())
-        )
-    return cleaned
-
-
-def _np_bool(arr: Any) -> npt.NDArray[np.bool_]:
-    out: npt.NDArray[np.bool_] = np.asarray(
-        pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.bool_
-    )
-    return out
-
-
-def _np_len(arr: Any) -> npt.NDArray[np.int64]:
-    out: npt.NDArray[np.int64] = np.asarray(
-        pc.fill_null(pc.utf8_length(arr), 0).to_numpy(zero_copy_only=False), dtype=np.int64
-    )
-    return out
-
-
-def _full_match(arr: Any, pattern: str) -> npt.NDArray[np.bool_]:
-    return _np_bool(pc.match_substring_regex(arr, pattern=f"^(?:{pattern})$"))
-
-
-def _starts(arr: Any, pattern: str) -> npt.NDArray[np.bool_]:
-    return _np_bool(pc.match_substring_regex(arr, pattern=f"^(?:{pattern})"))
-
-
 # --------------------------------------------------------------------------
 # County codes
 # --------------------------------------------------------------------------
@@ -347,7 +237,7 @@ def _is_leap(year: int) -> bool:
 
 
 def _check_resident_id(value: str | None, today: date) -> IdentityCheck:
-    s = _clean(value).replace("x", "X")
+    s = clean(value).replace("x", "X")
     if not s:
         return IdentityCheck(Problem.EMPTY)
     if _ID15_RE.fullmatch(s):
@@ -382,7 +272,7 @@ _DOCUMENT_RE = re.compile(_DOCUMENT)
 
 
 def _check_document(value: str | None) -> IdentityCheck:
-    s = _clean(value)
+    s = clean(value)
     if not s:
         return IdentityCheck(Problem.EMPTY)
     s = s.upper() if s.isascii() else s  # str.upper maps some non-ASCII letters to ASCII
@@ -402,18 +292,9 @@ def _empty_bulk(n: int) -> tuple[npt.NDArray[np.datetime64], npt.NDArray[np.str_
     return np.full(n, np.datetime64("NaT"), dtype="datetime64[D]"), np.full(n, "", dtype="<U1")
 
 
-def _offsets_and_data(arr: Any) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.uint8]]:
-    """The offsets and bytes of a null-free pa.StringArray, as numpy views."""
-    n = len(arr)
-    buffers = arr.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
-    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.empty(0)
-    return offsets, data.astype(np.uint8, copy=False)
-
-
 def _fixed_width(arr: Any, width: int) -> npt.NDArray[np.uint8]:
     """A null-free string array whose values all have ``width`` bytes, as a matrix."""
-    offsets, data = _offsets_and_data(arr)
+    offsets, data = offsets_and_data(arr)
     return data[offsets[0] : offsets[-1]].reshape(len(arr), width)
 
 
@@ -515,7 +396,7 @@ def check_resident_ids_bulk(values: Values, today: date) -> BulkIdentity:
     straight from the Arrow buffer as an N x 18 byte matrix; only the other
     rows are cleaned with regular expressions first.
     """
-    arr = pc.fill_null(_as_string_array(values), "")
+    arr = pc.fill_null(as_string_array(values), "")
     n = len(arr)
     problem = np.full(n, Problem.EMPTY, dtype=np.uint8)
     if n == 0:
@@ -523,18 +404,18 @@ def check_resident_ids_bulk(values: Values, today: date) -> BulkIdentity:
         return BulkIdentity(problem, empty, *_empty_bulk(0), empty)
 
     # Clean rows: 18 bytes, 17 digits and a digit or X/x.
-    byte_len = np.diff(_offsets_and_data(arr)[0])
+    byte_len = np.diff(offsets_and_data(arr)[0])
     is18 = byte_len == 18
     rows = np.flatnonzero(is18)
     chars = _fixed_width(arr if is18.all() else pc.filter(arr, pa.array(is18)), 18)
-    clean = _np_bool(pc.ascii_is_decimal(arr))[rows]
-    if not clean.all():  # typically the numbers ending in X
-        unsure = chars[~clean]
+    is_clean = np_bool(pc.ascii_is_decimal(arr))[rows]
+    if not is_clean.all():  # typically the numbers ending in X
+        unsure = chars[~is_clean]
         last = unsure[:, 17]
-        clean[~clean] = ((unsure[:, :17] - ord("0")) < 10).all(axis=1) & (
+        is_clean[~is_clean] = ((unsure[:, :17] - ord("0")) < 10).all(axis=1) & (
             ((last - ord("0")) < 10) | (last == ord("X")) | (last == ord("x"))
         )
-        rows, chars = rows[clean], chars[clean]
+        rows, chars = rows[is_clean], chars[is_clean]
     row_parts, char_parts = [rows], [chars]
 
     # The other non-empty rows: clean them first, then the same matrix path.
@@ -543,13 +424,13 @@ def check_resident_ids_bulk(values: Values, today: date) -> BulkIdentity:
     if messy.any():
         messy_rows = np.flatnonzero(messy)
         cleaned = pc.replace_substring(
-            _clean_bulk(pc.filter(arr, pa.array(messy)), _ASCII_SPACE, _clean), "x", "X"
+            clean_bulk(pc.filter(arr, pa.array(messy)), ASCII_SPACE, clean), "x", "X"
         )
-        length = _np_len(cleaned)
-        well_formed = _full_match(cleaned, _ID18)
+        length = np_len(cleaned)
+        well_formed = full_match(cleaned, _ID18)
         found = np.full(len(cleaned), Problem.WRONG_LENGTH, dtype=np.uint8)
         found[length == 18] = Problem.NOT_DIGITS
-        found[_full_match(cleaned, _ID15)] = Problem.OLD_15_DIGIT
+        found[full_match(cleaned, _ID15)] = Problem.OLD_15_DIGIT
         found[length == 0] = Problem.EMPTY
         problem[messy_rows] = found
         row_parts.append(messy_rows[well_formed])
@@ -582,13 +463,13 @@ def check_resident_ids_bulk(values: Values, today: date) -> BulkIdentity:
 
 def check_document_numbers_bulk(values: Values) -> BulkIdentity:
     """Bulk form of :func:`check_identity` for the non-resident document types."""
-    arr = _as_string_array(values)
+    arr = as_string_array(values)
     n = len(arr)
-    cleaned = pc.ascii_upper(_clean_bulk(arr, _ASCII_SPACE, _clean))
+    cleaned = pc.ascii_upper(clean_bulk(arr, ASCII_SPACE, clean))
     problem = np.where(
-        _full_match(cleaned, _DOCUMENT), Problem.OK, Problem.BAD_DOCUMENT_NUMBER
+        full_match(cleaned, _DOCUMENT), Problem.OK, Problem.BAD_DOCUMENT_NUMBER
     ).astype(np.uint8)
-    problem[_np_len(cleaned) == 0] = Problem.EMPTY
+    problem[np_len(cleaned) == 0] = Problem.EMPTY
     normalized = pc.if_else(pa.array(problem == Problem.OK), cleaned, None)
     birth_date, sex = _empty_bulk(n)
     return BulkIdentity(problem, normalized, birth_date, sex, pa.nulls(n, type=pa.string()))
@@ -600,16 +481,16 @@ def check_identities_bulk(id_types: Values, values: Values, today: date) -> Bulk
     ``id_types`` holds :class:`IdType` values (or their strings), row by row;
     any other value raises ``ValueError``.
     """
-    kinds = _as_string_array(id_types).to_numpy(zero_copy_only=False)
+    kinds = as_string_array(id_types).to_numpy(zero_copy_only=False)
     unknown = set(kinds.tolist()) - {t.value for t in IdType}
     if unknown:
         raise ValueError(f"unknown identity document types: {sorted(map(str, unknown))}")
-    arr = _as_string_array(values)
+    arr = as_string_array(values)
     if len(kinds) != len(arr):
         raise ValueError("id_types and values differ in length")
     resident = kinds == IdType.RESIDENT_ID.value
-    res = check_resident_ids_bulk(_subset(arr, resident), today)
-    doc = check_document_numbers_bulk(_subset(arr, ~resident))
+    res = check_resident_ids_bulk(subset(arr, resident), today)
+    doc = check_document_numbers_bulk(subset(arr, ~resident))
     n = len(arr)
     problem = np.empty(n, dtype=np.uint8)
     problem[resident], problem[~resident] = res.problem, doc.problem
@@ -618,244 +499,13 @@ def check_identities_bulk(id_types: Values, values: Values, today: date) -> Bulk
     nulls = pa.nulls(n, type=pa.string())
     return BulkIdentity(
         problem=problem,
-        normalized=_replace_rows(
-            _replace_rows(nulls, resident, res.normalized), ~resident, doc.normalized
+        normalized=replace_rows(
+            replace_rows(nulls, resident, res.normalized), ~resident, doc.normalized
         ),
         birth_date=birth_date,
         sex=sex,
-        county_code=_replace_rows(nulls, resident, res.county_code),
+        county_code=replace_rows(nulls, resident, res.county_code),
     )
-
-
-# --------------------------------------------------------------------------
-# Phones
-# --------------------------------------------------------------------------
-
-_PHONE_SHAPE = r"\+?[0-9]+"
-_PHONE_SHAPE_RE = re.compile(_PHONE_SHAPE)
-
-
-def _phone_from_clean(s: str) -> PhoneCheck:
-    """Check a cleaned phone (digits with an optional leading '+')."""
-    if not s:
-        return PhoneCheck(Problem.OK)
-    if not _PHONE_SHAPE_RE.fullmatch(s):
-        return PhoneCheck(Problem.BAD_PHONE)
-    try:
-        number = phonenumbers.parse(s, "CN")
-    except phonenumbers.NumberParseException:
-        return PhoneCheck(Problem.BAD_PHONE)
-    if not phonenumbers.is_valid_number(number):
-        return PhoneCheck(Problem.BAD_PHONE)
-    return PhoneCheck(
-        Problem.OK, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    )
-
-
-def check_phone(value: str | None) -> PhoneCheck:
-    """Check one phone number (see the module docstring); E.164 when valid."""
-    return _phone_from_clean(_clean_phone(value))
-
-
-@dataclass(frozen=True)
-class _Desc:
-    pattern: str
-    lengths: tuple[int, ...]  # empty: any length
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """The CN numbering plan as used by phonenumbers.parse/is_valid_number."""
-
-    country_code: str
-    international_prefix: str
-    national_prefix_for_parsing: str
-    general: _Desc
-    types: tuple[_Desc, ...]
-    local_only_lengths: tuple[int, ...]
-
-    def types_of_length(self, length: int) -> str:
-        """One RE2 alternation of the number-type patterns allowing ``length``."""
-        return "|".join(
-            f"(?:{t.pattern})" for t in self.types if not t.lengths or length in t.lengths
-        )
-
-
-_MIN_NSN, _MAX_NSN = 2, 17  # phonenumbers' bounds for a national significant number
-# phonenumbers' _number_type_helper: any of these types makes a number valid
-_NUMBER_TYPES = (
-    "premium_rate",
-    "toll_free",
-    "shared_cost",
-    "voip",
-    "personal_number",
-    "pager",
-    "uan",
-    "voicemail",
-    "fixed_line",
-    "mobile",
-)
-
-
-@functools.cache
-def _cn_plan() -> _Plan:
-    meta = phonenumbers.PhoneMetadata.metadata_for_region("CN")
-    if meta is None or meta.general_desc is None or meta.international_prefix is None:
-        raise RuntimeError("phonenumbers has no usable metadata for CN")
-    if meta.national_prefix_transform_rule or not meta.national_prefix_for_parsing:
-        raise NotImplementedError("CN national prefix rules changed; update check_phones_bulk")
-    types = []
-    for kind in _NUMBER_TYPES:
-        desc = getattr(meta, kind)
-        if desc is not None and desc.national_number_pattern:
-            types.append(_Desc(desc.national_number_pattern, tuple(desc.possible_length)))
-    general = meta.general_desc
-    return _Plan(
-        country_code=str(meta.country_code),
-        international_prefix=meta.international_prefix,
-        national_prefix_for_parsing=meta.national_prefix_for_parsing,
-        general=_Desc(general.national_number_pattern or "", tuple(general.possible_length)),
-        types=tuple(types),
-        local_only_lengths=tuple(general.possible_length_local_only),
-    )
-
-
-def _replace_rows(arr: Any, mask: npt.NDArray[np.bool_], values: Any) -> Any:
-    """``arr`` with the rows under ``mask`` replaced by ``values`` (in order)."""
-    if not mask.any():
-        return arr
-    # take + if_else: several times faster than pc.replace_with_mask
-    positions = pa.array(np.cumsum(mask) - 1, mask=~mask)
-    return pc.if_else(pa.array(mask, type=pa.bool_()), pc.take(values, positions), arr)
-
-
-def _np_bytes(arr: Any) -> npt.NDArray[np.int64]:
-    """Byte lengths (= character lengths for ASCII strings)."""
-    out: npt.NDArray[np.int64] = np.asarray(
-        pc.fill_null(pc.binary_length(arr), 0).to_numpy(zero_copy_only=False), dtype=np.int64
-    )
-    return out
-
-
-def _subset(arr: Any, mask: npt.NDArray[np.bool_]) -> Any:
-    return pc.filter(arr, pa.array(mask, type=pa.bool_()))
-
-
-def _strip_national_prefix(plan: _Plan, arr: Any) -> Any:
-    """phonenumbers' _maybe_strip_national_prefix_carrier_code, vectorized."""
-    prefix = f"^(?:{plan.national_prefix_for_parsing})"
-    has_prefix = _starts(arr, prefix)
-    if not has_prefix.any():
-        return arr
-    candidates = _subset(arr, has_prefix)
-    stripped = pc.replace_substring_regex(
-        candidates, pattern=prefix, replacement="", max_replacements=1
-    )
-    # phonenumbers keeps the prefix when only the number with it is viable
-    general = plan.general.pattern
-    keep = _full_match(candidates, general) & ~_full_match(stripped, general)
-    return _replace_rows(arr, has_prefix, pc.if_else(pa.array(keep), candidates, stripped))
-
-
-def _phone_lengths(plan: _Plan, lengths: npt.NDArray[np.int64]) -> tuple[Any, Any]:
-    """phonenumbers' _test_number_length (type UNKNOWN): (possible, too long)."""
-    local = np.isin(lengths, plan.local_only_lengths)
-    too_long = (lengths > max(plan.general.lengths)) & ~local
-    return np.isin(lengths, plan.general.lengths) & ~local, too_long
-
-
-def check_phones_bulk(values: Values) -> BulkPhones:
-    """Check many phone numbers at once; same verdicts as :func:`check_phone`.
-
-    This follows phonenumbers.parse(s, 'CN') + is_valid_number step by step
-    on Arrow arrays, with the CN metadata's own patterns (RE2). Rows with a
-    foreign international prefix are checked by phonenumbers one by one.
-    """
-    plan = _cn_plan()
-    cc = plan.country_code
-    arr = pc.fill_null(_as_string_array(values), "")
-    n = len(arr)
-
-    # Cleaning: only rows that are not plain digits need the regex.
-    plain = _np_bool(pc.ascii_is_decimal(arr))
-    messy = ~plain & (np.diff(_offsets_and_data(arr)[0]) > 0)
-    shaped = plain.copy()
-    s = arr
-    if messy.any():
-        cleaned = _clean_bulk(_subset(arr, messy), _ASCII_PHONE_SEP, _clean_phone)
-        shaped[messy] = _full_match(cleaned, _PHONE_SHAPE)
-        s = _replace_rows(arr, messy, cleaned)
-    length = _np_bytes(s)
-    shaped &= length > 0
-
-    # International prefix: '+', or an IDD ('00', ...) not followed by '0'.
-    plus = shaped & _np_bool(pc.starts_with(s, "+"))
-    idd = f"^(?:{plan.international_prefix})"
-    has_idd = shaped & ~plus & _starts(s, idd)
-    if has_idd.any():
-        after = pc.replace_substring_regex(
-            _subset(s, has_idd), pattern=idd, replacement="", max_replacements=1
-        )
-        has_idd[has_idd] = ~_np_bool(pc.starts_with(after, "0"))
-    international = plus | has_idd
-    national = s
-    foreign = np.zeros(n, dtype=np.bool_)
-    if international.any():
-        rest = pc.replace_substring_regex(
-            _subset(s, international),
-            pattern=rf"^(?:\+|{plan.international_prefix})",
-            replacement="",
-            max_replacements=1,
-        )
-        ours = (_np_bytes(rest) > 2) & _np_bool(pc.starts_with(rest, cc))
-        foreign[international] = ~ours  # left to phonenumbers, row by row
-        national = _replace_rows(national, international, pc.utf8_slice_codeunits(rest, len(cc)))
-
-    # A domestic number starting with '86': phonenumbers drops the '86' when
-    # the number is not viable with it but is without, or is too long with it.
-    domestic_cc = shaped & ~international & _np_bool(pc.starts_with(s, cc))
-    if domestic_cc.any():
-        full = _subset(s, domestic_cc)
-        potential = _strip_national_prefix(plan, pc.utf8_slice_codeunits(full, len(cc)))
-        better = (
-            ~_full_match(full, plan.general.pattern) & _full_match(potential, plan.general.pattern)
-        ) | _phone_lengths(plan, _np_bytes(full))[1]
-        national = _replace_rows(
-            national, domestic_cc, pc.if_else(pa.array(better), potential, full)
-        )
-
-    # The national prefix ('0' of landlines, carrier codes) is dropped when
-    # what remains has a possible length (or is too long).
-    candidate = shaped & ~foreign & (_np_bytes(national) >= _MIN_NSN)
-    national = pc.if_else(pa.array(candidate), national, "")
-    stripped = _strip_national_prefix(plan, national)
-    possible, too_long = _phone_lengths(plan, _np_bytes(stripped))
-    national = pc.if_else(pa.array(possible | too_long), stripped, national)
-
-    # Valid: the general pattern and the pattern of some number type.
-    nat_len = _np_bytes(national)
-    valid = np.zeros(n, dtype=np.bool_)
-    for size in plan.general.lengths:
-        rows = candidate & (nat_len == size)
-        if size <= _MAX_NSN and rows.any():
-            numbers = _subset(national, rows)
-            valid[rows] = _full_match(numbers, plan.general.pattern) & _full_match(
-                numbers, plan.types_of_length(size)
-            )
-
-    problem = np.where(valid | (length == 0), Problem.OK, Problem.BAD_PHONE).astype(np.uint8)
-    normalized = pc.if_else(
-        pa.array(valid),
-        pc.utf8_replace_slice(national, 0, 0, "+" + cc),
-        pa.scalar(None, pa.string()),
-    )
-    if foreign.any():
-        checks = [_phone_from_clean(v) for v in _subset(s, foreign).to_pylist()]
-        problem[foreign] = [c.problem for c in checks]
-        normalized = _replace_rows(
-            normalized, foreign, pa.array([c.normalized for c in checks], pa.string())
-        )
-    return BulkPhones(problem=problem, normalized=normalized)
 
 
 # --------------------------------------------------------------------------
@@ -863,7 +513,7 @@ def check_phones_bulk(values: Values) -> BulkPhones:
 # --------------------------------------------------------------------------
 
 
-def _mask_middle(s: str, head: int, tail: int) -> str:
+def mask_middle(s: str, head: int, tail: int) -> str:
     """Keep ``head`` first and ``tail`` last characters, star the rest.
 
     Short values keep less, so that at least a third is always starred.
@@ -879,21 +529,4 @@ def _mask_middle(s: str, head: int, tail: int) -> str:
 
 def mask_identity(value: str) -> str:
     """'131002198001010016' -> '1310**********0016' (same length)."""
-    return _mask_middle(value.strip(), 4, 4)
-
-
-def mask_phone(value: str) -> str:
-    """Mask a phone for lists, keeping its length.
-
-    E.164 mainland numbers are shown in national form: '+8613812345678' ->
-    '138****5678', '+861012345678' -> '010****5678'; other E.164 numbers
-    keep the '+': '+85291234567' -> '+852****4567'.
-    """
-    v = value.strip()
-    if v.startswith("+86") and v[3:].isdigit():
-        national = v[3:]
-        mobile = len(national) == 11 and national.startswith("1")
-        return _mask_middle(national if mobile else "0" + national, 3, 4)
-    if v.startswith("+"):
-        return "+" + _mask_middle(v[1:], 3, 4)
-    return _mask_middle(v, 3, 4)
+    return mask_middle(value.strip(), 4, 4)

@@ -5,8 +5,9 @@ Pure: takes the string table read from the file and what the database knows
 rows ready to merge and one reject per bad row with every reason found,
 in words a community worker understands (Chinese, then English).
 
-The per-value checks are :mod:`fangkong.people.identity`'s bulk functions,
-which property tests hold equal to python-stdnum and phonenumbers.
+The per-value checks are the bulk functions of :mod:`fangkong.people.identity`
+and :mod:`fangkong.people.phones`, which property tests hold equal to
+python-stdnum and phonenumbers.
 """
 
 from __future__ import annotations
@@ -20,13 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fangkong.people.columns import FIELD_LABELS, ColumnMap
-from fangkong.people.identity import (
-    MESSAGES,
-    IdType,
-    Problem,
-    check_identities_bulk,
-    check_phones_bulk,
-)
+from fangkong.people.identity import MESSAGES, IdType, Problem, check_identities_bulk
+from fangkong.people.phones import check_phones_bulk
 from fangkong.tabular import StringTable
 
 MAX_NAME_CHARS = 50

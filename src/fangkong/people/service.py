@@ -13,8 +13,9 @@ from fangkong import clock
 from fangkong.access.rules import Permission
 from fangkong.access.service import Actor, ensure_in_scope, record_audit, require, scope
 from fangkong.errors import Conflict, InvalidInput, NotFound
-from fangkong.people.identity import Problem, check_phone, mask_identity, mask_phone
+from fangkong.people.identity import Problem, mask_identity
 from fangkong.people.models import Address, DuplicateSuspect, Household, Person
+from fangkong.people.phones import check_phone, mask_phone
 
 MAX_PAGE = 500
 

@@ -1,4 +1,4 @@
-"""Name material for synthetic persons.
+"""Names for synthetic persons: the material and how it is drawn.
 
 Surnames are the common Han surnames with rough relative frequencies
 (per mille, northern China weighted; after the Ministry of Public Security's
@@ -10,7 +10,23 @@ person is the coincidence of common names.
 
 from __future__ import annotations
 
+import functools
 from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fangkong.sim.households import (
+    CHILD,
+    GRANDCHILD,
+    HEAD,
+    PARENT,
+    SIBLING,
+    SPOUSE,
+    Floats,
+    Ints,
+    Members,
+)
 
 SURNAMES: Final[tuple[tuple[str, float], ...]] = (
     ("王", 73),
@@ -150,3 +166,56 @@ def given_names(pool: str) -> tuple[str, ...]:
     the singles first, then the pairs of two different characters."""
     chars = tuple(dict.fromkeys(pool))
     return chars + tuple(a + b for a in chars for b in chars if a != b)
+
+
+@functools.cache
+def _name_tables() -> tuple[NDArray[np.object_], Floats, NDArray[np.object_], Ints, Ints, Ints]:
+    surnames = np.array([s for s, _ in SURNAMES], dtype=object)
+    weights = np.array([w for _, w in SURNAMES])
+    pools = [
+        given_names(p) for cohort in range(3) for p in (GIVEN_FEMALE[cohort], GIVEN_MALE[cohort])
+    ]
+    singles = np.array(
+        [len(dict.fromkeys(p)) for c in range(3) for p in (GIVEN_FEMALE[c], GIVEN_MALE[c])],
+        np.int64,
+    )
+    sizes = np.array([len(p) for p in pools], np.int64)
+    offsets = np.cumsum(sizes) - sizes
+    given = np.array([g for p in pools for g in p], dtype=object)
+    return surnames, np.cumsum(weights) / weights.sum(), given, offsets, singles, sizes
+
+
+def draw_names(rng: np.random.Generator, m: Members, year: Ints) -> list[str]:
+    """Full names of household members born in ``year``: children,
+    grandchildren and a male spouse carry the family surname, the head with
+    siblings and father the head's (the family's when the head is a man),
+    the others their own; given names follow the birth cohort."""
+    surnames, cum, given, offsets, singles, sizes = _name_tables()
+    n_hh = int(m.household.max()) + 1 if len(m.household) else 0
+
+    def draw(count: int) -> Ints:
+        return np.minimum(np.searchsorted(cum, rng.random(count)), len(cum) - 1)
+
+    family, other_head = draw(n_hh)[m.household], draw(n_hh)[m.household]
+    own = draw(len(m.male))
+    head = m.relation == HEAD
+    head_male = np.zeros(n_hh, bool)
+    head_male[m.household[head]] = m.male[head]
+    head_surname = np.where(head_male[m.household], family, other_head)
+    rel = m.relation
+    surname = np.where(
+        (rel == HEAD) | (rel == SIBLING) | ((rel == PARENT) & m.male), head_surname, own
+    )
+    surname = np.where(
+        (rel == CHILD) | (rel == GRANDCHILD) | ((rel == SPOUSE) & m.male), family, surname
+    )
+    cohort = np.searchsorted(np.array(COHORT_BOUNDS), year, "right")
+    pool = cohort * 2 + m.male
+    single = rng.random(len(pool)) < np.array(SINGLE_SHARE)[cohort]
+    u = rng.random(len(pool))
+    pick = np.where(
+        single,
+        (u * singles[pool]).astype(np.int64),
+        singles[pool] + (u * (sizes[pool] - singles[pool])).astype(np.int64),
+    )
+    return (surnames[surname] + given[offsets[pool] + pick]).tolist()  # type: ignore[no-any-return]
