@@ -69,6 +69,7 @@ def test_search_finds_by_name_identity_number_and_phone(
     assert search_persons(session, county_commander, person.id_number)[1] == 1
     assert search_persons(session, county_commander, "13800000001")[1] == 1
     assert search_persons(session, county_commander, "测试")[1] == 3  # name prefix
+    assert search_persons(session, county_commander, "测")[1] == 3  # a surname alone
 
 
 def test_another_countys_persons_are_invisible(

@@ -82,7 +82,7 @@ def _search_stmt(
         conditions = [Person.name == text, Person.id_number == upper]
         if phone.problem == Problem.OK and phone.normalized:
             conditions.append(Person.phone == phone.normalized)
-        if len(text) >= 2 and not text.isdigit():
+        if not text.isdigit():  # a surname alone lists that family name
             conditions.append(Person.name.startswith(text, autoescape=True))
         stmt = stmt.where(or_(*conditions))
     return stmt
