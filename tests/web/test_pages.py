@@ -87,6 +87,22 @@ def test_a_wrong_password_shows_an_error_and_opens_no_session(client: TestClient
     assert client.get("/").headers["location"] == "/login?next=/"
 
 
+def test_repeated_failed_logins_are_throttled_even_with_the_right_password(
+    client: TestClient,
+) -> None:
+    from fangkong.web.auth import FAILED_LOGINS_PER_WINDOW
+
+    token = csrf_of(client.get("/login").text)
+    for _ in range(FAILED_LOGINS_PER_WINDOW):
+        wrong = {"username": "county", "password": "wrong-password", "csrf_token": token}
+        assert client.post("/login", data=wrong).status_code == 401
+    right = {"username": "county", "password": "test-password-123", "csrf_token": token}
+    throttled = client.post("/login", data=right)
+    assert throttled.status_code == 429
+    assert "15 分钟" in throttled.text
+    assert client.get("/").status_code == 303  # still not logged in
+
+
 def test_login_never_redirects_to_another_site(client: TestClient) -> None:
     token = csrf_of(client.get("/login").text)
     response = client.post(

@@ -3,6 +3,7 @@ session (with ``/health`` and ``/static``)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -14,9 +15,16 @@ from fangkong.errors import NotAuthenticated
 from fangkong.web import csrf
 from fangkong.web.deps import SESSION_USER_KEY, CurrentActor, SessionDep
 from fangkong.web.i18n import LANGUAGES, normalize_lang
+from fangkong.web.ratelimit import SlidingWindowLimiter
 from fangkong.web.render import render
 
 router = APIRouter(include_in_schema=False)
+
+# Failed logins allowed per username and per client address in 15 minutes,
+# against password guessing (OWASP Authentication Cheat Sheet: throttle
+# failed attempts per account).
+FAILED_LOGINS_PER_WINDOW = 10
+failed_logins = SlidingWindowLimiter(FAILED_LOGINS_PER_WINDOW, timedelta(minutes=15))
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -50,11 +58,18 @@ def login(
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     csrf.check(request, csrf_token)
+    keys = (f"user:{username.strip()}", f"client:{request.client.host if request.client else ''}")
+    if any(failed_logins.blocked(key) for key in keys):
+        context = {"next": safe_next(next), "error": "auth.throttled", "username": username}
+        return render(request, "login.html", context, status_code=429)
     try:
         actor = authenticate(session, username.strip(), password)
     except NotAuthenticated:
+        for key in keys:
+            failed_logins.record(key)
         context = {"next": safe_next(next), "error": "auth.failed", "username": username}
         return render(request, "login.html", context, status_code=401)
+    failed_logins.reset(keys[0])
     lang = request.session.get("lang")
     request.session.clear()  # a new session at every login
     if lang:

@@ -32,6 +32,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "auth.username": ("用户名", "Username"),
     "auth.password": ("密码", "Password"),
     "auth.failed": ("用户名或密码错误", "Wrong username or password"),
+    "auth.throttled": (
+        "登录失败次数过多，请 15 分钟后再试",
+        "Too many failed logins; try again in 15 minutes",
+    ),
     "auth.expired": ("请重新登录", "Please log in again"),
     "user.jurisdiction": ("辖区", "Jurisdiction"),
     "user.whole_country": ("全国", "whole country"),
