@@ -12,33 +12,11 @@ from itertools import count
 
 from stdnum.cn import ric
 
+from fangkong.sim.population import HEADERS
+
 PASSWORD = "test-password-123"
-ZH_HEADER = [
-    "身份证号",
-    "姓名",
-    "性别",
-    "出生日期",
-    "联系电话",
-    "区划代码",
-    "楼栋",
-    "单元",
-    "房号",
-    "户编号",
-    "与户主关系",
-]
-EN_HEADER = [
-    "id_number",
-    "name",
-    "sex",
-    "birth_date",
-    "phone",
-    "region_code",
-    "building",
-    "unit",
-    "room",
-    "household",
-    "relation",
-]
+ZH_HEADER = list(HEADERS["zh"])
+EN_HEADER = list(HEADERS["en"])
 _serial = count(1)
 
 

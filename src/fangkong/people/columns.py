@@ -61,6 +61,12 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     field: (aliases[0], aliases[1]) for field, aliases in HEADER_ALIASES.items()
 }
 
+
+def header_row(fields: tuple[str, ...], language: str = "zh") -> tuple[str, ...]:
+    """The headers Fangkong writes for ``fields`` (exports, synthetic files)."""
+    return tuple(FIELD_LABELS[f][0 if language == "zh" else 1] for f in fields)
+
+
 _NOISE = re.compile(r"[\s*＊:：()（）\[\]【】]|必填|选填|required|optional")
 
 

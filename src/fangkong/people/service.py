@@ -13,6 +13,7 @@ from fangkong import clock
 from fangkong.access.rules import Permission
 from fangkong.access.service import Actor, ensure_in_scope, record_audit, require, scope
 from fangkong.errors import Conflict, InvalidInput, NotFound
+from fangkong.people.columns import FIELDS, header_row
 from fangkong.people.identity import Problem, mask_identity
 from fangkong.people.models import Address, DuplicateSuspect, Household, Person
 from fangkong.people.phones import check_phone, mask_phone
@@ -287,20 +288,7 @@ def resolve_duplicate_suspect(
     session.commit()
 
 
-EXPORT_HEADER = [
-    "证件类型",
-    "身份证号",
-    "姓名",
-    "性别",
-    "出生日期",
-    "联系电话",
-    "区划代码",
-    "楼栋",
-    "单元",
-    "房号",
-    "户编号",
-    "与户主关系",
-]
+EXPORT_HEADER = list(header_row(FIELDS, "zh"))
 
 
 def export_rows(

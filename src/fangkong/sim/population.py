@@ -44,6 +44,7 @@ from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 import numpy as np
 
+from fangkong.people.columns import FIELDS, header_row
 from fangkong.regions.catalog import Level, RegionRow, descendants, get_region
 from fangkong.sim.addresses import rural_addresses, urban_addresses
 from fangkong.sim.households import (
@@ -74,34 +75,10 @@ class SyntheticPerson:
     relation: str  # one of RELATIONS
 
 
-COLUMNS: Final[tuple[str, ...]] = (
-    "id_number",
-    "name",
-    "sex",
-    "birth_date",
-    "phone",
-    "region_code",
-    "building",
-    "unit",
-    "room",
-    "household",
-    "relation",
-)
+# The registry import format, without the document type (always a resident id here).
+COLUMNS: Final[tuple[str, ...]] = tuple(f for f in FIELDS if f != "id_type")
 HEADERS: Final[dict[str, tuple[str, ...]]] = {
-    "en": COLUMNS,
-    "zh": (
-        "身份证号",
-        "姓名",
-        "性别",
-        "出生日期",
-        "联系电话",
-        "区划代码",
-        "楼栋",
-        "单元",
-        "房号",
-        "户编号",
-        "与户主关系",
-    ),
+    language: header_row(COLUMNS, language) for language in ("zh", "en")
 }
 BORN_ELSEWHERE_SHARE: Final = 0.10
 SHARED_PHONE_SHARE: Final = 0.02  # of adults other than the head (~1% of all adults)
