@@ -13,8 +13,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 vendor="$here/../../src/fangkong/web/static/vendor"
 
 if ! command -v npm >/dev/null 2>&1; then
-  echo "install.sh: npm not found; install Node.js (Debian: apt-get install npm)" >&2
-  exit 1
+  # Pages still work as plain forms; live updates, charts and /api/docs need these.
+  echo "install.sh: npm not found: skipping HTMX, ECharts and Swagger UI" >&2
+  echo "install.sh: install Node.js (Debian: apt-get install npm) and run make install again" >&2
+  exit 0
 fi
 
 cd "$here"
