@@ -6,7 +6,9 @@ result ingestion)."""
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,18 +22,30 @@ def is_postgres(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def copy_in(conn: Connection, table: str, rows: pa.Table) -> None:
-    """Append ``rows`` (column names = table columns) to ``table``."""
+def copy_in(
+    conn: Connection,
+    table: str,
+    rows: pa.Table,
+    constants: Mapping[str, object] | None = None,
+) -> None:
+    """Append ``rows`` (column names = table columns) to ``table``; every
+    appended row also gets ``constants`` (column -> one value for all rows),
+    written inline in the statement on SQLite, as a repeated column on
+    PostgreSQL."""
     if rows.num_rows == 0:
         return
-    columns = ", ".join(rows.column_names)
+    constants = dict(constants or {})
     raw = conn.connection.driver_connection
     assert raw is not None
     if is_postgres(conn):
         rows = _as_text(rows)
-        with raw.cursor() as cursor, cursor.copy(
-            f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
-        ) as copy:
+        for name, value in constants.items():
+            rows = rows.append_column(name, pa.repeat(pa.scalar(_copy_text(value)), rows.num_rows))
+        columns = ", ".join(rows.column_names)
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy,
+        ):
             for start in range(0, rows.num_rows, PIECE_ROWS):
                 buffer = io.BytesIO()
                 pacsv.write_csv(
@@ -41,12 +55,45 @@ def copy_in(conn: Connection, table: str, rows: pa.Table) -> None:
                 )
                 copy.write(buffer.getbuffer())
         return
-    placeholders = ", ".join("?" for _ in rows.column_names)
+    columns = ", ".join([*rows.column_names, *constants])
+    placeholders = ", ".join(
+        ["?"] * rows.num_columns + [_sqlite_literal(v) for v in constants.values()]
+    )
     statement = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"
     for start in range(0, rows.num_rows, PIECE_ROWS):
         piece = rows.slice(start, PIECE_ROWS)
         values = [_sqlite_values(piece.column(i)) for i in range(piece.num_columns)]
         raw.executemany(statement, zip(*values, strict=True))
+
+
+def _copy_text(value: object) -> str:
+    """One constant as COPY's CSV text (aware times as UTC with '+00')."""
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return _utc_naive(value).isoformat(sep=" ") + "+00"
+    if isinstance(value, int | str | date):
+        return str(value)
+    raise TypeError(f"unsupported constant {value!r}")
+
+
+def _sqlite_literal(value: object) -> str:
+    """One constant as a SQLite literal, stored as the driver would store it."""
+    if isinstance(value, bool | int):
+        return str(int(value))
+    if isinstance(value, datetime):
+        value = _utc_naive(value).isoformat(sep=" ")
+    if isinstance(value, date):
+        value = value.isoformat()
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"unsupported constant {value!r}")
+
+
+def _utc_naive(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given; Fangkong stores only aware UTC times")
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _as_text(rows: pa.Table) -> pa.Table:
@@ -75,6 +122,28 @@ def _sqlite_values(column: pa.ChunkedArray) -> list[object]:
     return list(column.to_pylist())
 
 
+SQLITE_BULK_CACHE_KIB = 256 * 1024
+
+
+@contextmanager
+def bulk_cache(conn: Connection) -> Iterator[None]:
+    """On SQLite, a page cache large enough for a million-row table and its
+    unique indexes while a bulk path runs (the default 2 MiB turns each
+    index insertion into page reads); the connection's setting is restored
+    afterwards. Nothing to do on PostgreSQL."""
+    if is_postgres(conn):
+        yield
+        return
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    before = raw.execute("PRAGMA cache_size").fetchone()[0]
+    raw.execute(f"PRAGMA cache_size = -{SQLITE_BULK_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA cache_size = {int(before)}")
+
+
 def copy_out(conn: Connection, query: str, schema: pa.Schema) -> pa.Table:
     """Run ``query`` (no parameters; its columns in ``schema`` order) and
     return its rows as an Arrow table."""
@@ -82,9 +151,10 @@ def copy_out(conn: Connection, query: str, schema: pa.Schema) -> pa.Table:
     assert raw is not None
     if is_postgres(conn):
         chunks: list[bytes] = []
-        with raw.cursor() as cursor, cursor.copy(
-            f"COPY ({query}) TO STDOUT WITH (FORMAT csv)"
-        ) as copy:
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy,
+        ):
             for block in copy:
                 chunks.append(bytes(block))
         data = b"".join(chunks)

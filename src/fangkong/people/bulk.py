@@ -29,7 +29,15 @@ from typing import Any, cast
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, ForeignKeyConstraint, Index, Table, bindparam, text
+from sqlalchemy import (
+    Connection,
+    ForeignKeyConstraint,
+    Index,
+    Table,
+    UniqueConstraint,
+    bindparam,
+    text,
+)
 from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from fangkong.bulkio import (
@@ -192,9 +200,12 @@ def merge_rows(
     now: datetime,
     present: frozenset[str],
     registry_empty: bool,
+    defaults_preset: bool = False,
 ) -> MergeOutcome:
     """Merge validated rows (one per identity number) into the registry,
-    inside the caller's transaction."""
+    inside the caller's transaction. ``defaults_preset``: the constant
+    columns of new persons are the columns' defaults for now (a first load
+    on PostgreSQL, see :func:`relax_constraints`), so COPY leaves them out."""
     lock_for_append(conn, ("address", "household", "person"))
     regions = pc.unique(rows.column("region_code")).to_pylist()
     address_ids = _resolve_addresses(conn, rows, regions)
@@ -213,23 +224,20 @@ def merge_rows(
             "relation": rows.column("relation"),
         }
     )
-    registered = (
-        PERSON_SCHEMA.empty_table() if registry_empty else _registered(conn, rows, regions)
-    )
+    registered = PERSON_SCHEMA.empty_table() if registry_empty else _registered(conn, rows, regions)
     position = pc.index_in(incoming.column("id_number"), value_set=registered.column("id_number"))
     known = np.asarray(pc.is_valid(position).to_numpy(zero_copy_only=False), dtype=bool)
 
     new = incoming.filter(pa.array(~known))
     if new.num_rows:
-        stamps = pa.array([now] * new.num_rows, type=pa.timestamp("us", tz="UTC"))
+        constants = person_constants(batch_id, now)
+        if defaults_preset:
+            constants = {}  # preset_person_defaults() made them the columns' defaults
         copy_in(
             conn,
             "person",
-            new.add_column(0, "id", reserve_ids(conn, "person", new.num_rows))
-            .append_column("resident", pa.array([True] * new.num_rows))
-            .append_column("import_batch_id", pa.array([batch_id] * new.num_rows, pa.int64()))
-            .append_column("created_at", stamps)
-            .append_column("updated_at", stamps),
+            new.add_column(0, "id", reserve_ids(conn, "person", new.num_rows)),
+            constants,
         )
 
     matched_index = np.flatnonzero(known)
@@ -238,9 +246,7 @@ def merge_rows(
     mine = incoming.take(pa.array(matched_index))
     theirs = registered.take(pc.take(position, pa.array(matched_index)))
     inside = np.asarray(
-        pc.starts_with(theirs.column("region_code"), jurisdiction).to_numpy(
-            zero_copy_only=False
-        ),
+        pc.starts_with(theirs.column("region_code"), jurisdiction).to_numpy(zero_copy_only=False),
         dtype=bool,
     )
     row_numbers = rows.column("row_number").to_numpy()
@@ -318,8 +324,10 @@ def _apply_changes(
     sets = ", ".join(f"{name} = c.{name}" for name in COMPARED)
     stamp = _stamp(conn, now)
     conn.execute(
-        text(f"UPDATE person SET {sets}, updated_at = :now FROM stage_changed c "
-             "WHERE person.id = c.id"),
+        text(
+            f"UPDATE person SET {sets}, updated_at = :now FROM stage_changed c "
+            "WHERE person.id = c.id"
+        ),
         {"now": stamp},
     )
     conn.execute(text("INSERT INTO import_touched (person_id) SELECT id FROM stage_changed"))
@@ -353,40 +361,84 @@ def drop_touched(conn: Connection) -> None:
 
 
 RELAXED_TABLES = tuple(cast(Table, m.__table__) for m in (Person, Address, Household))
-UNIQUE_ID_NUMBER = "uq_person_id_number"
+# Memory for the sorts of a first load's rebuilt indexes and the hash joins
+# that validate its foreign keys (defaults: 64 MB and 4 MB, which spill a
+# million-row build to disk). Only for this transaction.
+REBUILD_MEMORY = {"maintenance_work_mem": "512MB", "work_mem": "128MB"}
+
+
+PERSON_CONSTANTS = ("resident", "import_batch_id", "created_at", "updated_at")
+
+
+def person_constants(batch_id: int, now: datetime) -> dict[str, object]:
+    """What every person a batch creates has in common (``PERSON_CONSTANTS``)."""
+    return {"resident": True, "import_batch_id": batch_id, "created_at": now, "updated_at": now}
 
 
 def _secondary_indexes() -> list[Index]:
     return [ix for ix in RELAXED_TABLES[0].indexes if not ix.unique]
 
 
+def _unique_constraints() -> list[UniqueConstraint]:
+    return [
+        c for table in RELAXED_TABLES for c in table.constraints if isinstance(c, UniqueConstraint)
+    ]
+
+
 def _foreign_keys() -> list[ForeignKeyConstraint]:
     return [fk for table in RELAXED_TABLES for fk in table.foreign_key_constraints]
 
 
-def relax_constraints(conn: Connection) -> None:
+def relax_constraints(conn: Connection, *, batch_id: int, now: datetime) -> bool:
     """First load into an empty registry: the person table's secondary
-    indexes (and on PostgreSQL its identity-number unique index and the
-    registry tables' foreign keys) are dropped, to be built once at the end
-    by :func:`restore_constraints` in the same transaction — one sort instead
-    of a million index insertions and trigger calls (PostgreSQL manual,
-    "Populating a Database"). The tables are locked meanwhile; the merge
-    keeps every reference correct by construction, and the rebuilt
-    constraints check it again."""
+    indexes (and on PostgreSQL the unique keys of persons, addresses and
+    households and the registry tables' foreign keys) are dropped, to be
+    built once at the end by :func:`restore_constraints` in the same
+    transaction — one sort instead of a million index insertions and trigger
+    calls (PostgreSQL manual, "Populating a Database"). The tables are
+    locked meanwhile; the merge keeps every reference and key correct by
+    construction, and the rebuilt constraints check it again.
+
+    On PostgreSQL the constant columns of the new persons also become the
+    columns' defaults until then, so their COPY is a third narrower: the
+    answer is whether that was done (``merge_rows(defaults_preset=...)``)."""
     if is_postgres(conn):
         conn.execute(text("LOCK TABLE person, address, household IN EXCLUSIVE MODE"))
+        for setting, value in REBUILD_MEMORY.items():
+            conn.execute(text(f"SET LOCAL {setting} = '{value}'"))
         for fk in _foreign_keys():
             conn.execute(DropConstraint(fk))
-        conn.execute(text(f"ALTER TABLE person DROP CONSTRAINT {UNIQUE_ID_NUMBER}"))
+        for unique in _unique_constraints():
+            conn.execute(DropConstraint(unique))
+        _preset_person_defaults(conn, person_constants(batch_id, now))
     for index in _secondary_indexes():
         index.drop(conn)
+    return is_postgres(conn)
+
+
+def _preset_person_defaults(conn: Connection, constants: dict[str, object]) -> None:
+    defaults = ", ".join(
+        f"ALTER COLUMN {name} SET DEFAULT {_pg_literal(value)}" for name, value in constants.items()
+    )
+    conn.execute(text(f"ALTER TABLE person {defaults}"))
+
+
+def _pg_literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        return f"'{value.isoformat()}'::timestamptz"
+    raise TypeError(f"unsupported constant {value!r}")
 
 
 def restore_constraints(conn: Connection) -> None:
     if is_postgres(conn):
-        conn.execute(
-            text(f"ALTER TABLE person ADD CONSTRAINT {UNIQUE_ID_NUMBER} UNIQUE (id_number)")
-        )
+        drops = ", ".join(f"ALTER COLUMN {name} DROP DEFAULT" for name in PERSON_CONSTANTS)
+        conn.execute(text(f"ALTER TABLE person {drops}"))
+        for unique in _unique_constraints():
+            conn.execute(AddConstraint(unique))
         for fk in _foreign_keys():
             conn.execute(AddConstraint(fk))
     for index in _secondary_indexes():
@@ -426,8 +478,9 @@ def _flag_pairs_in_file(conn: Connection, rows: pa.Table, batch_id: int, now: da
         members = subset.filter(pc.is_in(keys, value_set=repeated))
         groups: dict[str, list[str]] = {}
         member_keys = _key(members, fields).to_pylist()
-        for key, id_number in zip(member_keys, members.column("id_number").to_pylist(),
-                                  strict=True):
+        for key, id_number in zip(
+            member_keys, members.column("id_number").to_pylist(), strict=True
+        ):
             groups.setdefault(key, []).append(id_number)
         for ids in groups.values():
             if len(ids) * (len(ids) - 1) // 2 <= PAIRS_PER_GROUP:
@@ -441,8 +494,9 @@ def _flag_pairs_in_file(conn: Connection, rows: pa.Table, batch_id: int, now: da
     for start in range(0, len(numbers), 1000):
         piece = numbers[start : start + 1000]
         for pid, number, region in conn.execute(
-            text("SELECT id, id_number, region_code FROM person WHERE id_number IN :ids")
-            .bindparams(bindparam("ids", expanding=True)),
+            text(
+                "SELECT id, id_number, region_code FROM person WHERE id_number IN :ids"
+            ).bindparams(bindparam("ids", expanding=True)),
             {"ids": piece},
         ):
             found[number] = (int(pid), str(region))

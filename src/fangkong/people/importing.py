@@ -19,6 +19,7 @@ from fangkong import clock
 from fangkong.access.models import AuditEvent
 from fangkong.access.rules import Permission
 from fangkong.access.service import Actor, record_audit, require
+from fangkong.bulkio import bulk_cache
 from fangkong.errors import UnreadableFile
 from fangkong.people import bulk
 from fangkong.people.columns import FIELD_LABELS, map_headers
@@ -170,22 +171,23 @@ def _merge(
     now = clock.now()
     registry_empty = not session.scalar(select(exists().where(Person.id.isnot(None))))
     relax = registry_empty and clean.num_rows >= FIRST_LOAD_MIN_ROWS
-    if relax:
-        bulk.relax_constraints(conn)
-    outcome = bulk.merge_rows(
-        conn,
-        clean,
-        jurisdiction=actor.jurisdiction,
-        batch_id=batch.id,
-        now=now,
-        present=present,
-        registry_empty=registry_empty,
-    )
-    if relax:
-        bulk.restore_constraints(conn)
-    result.duplicate_suspects = bulk.flag_duplicate_suspects(
-        conn, clean, batch.id, now, registry_was_empty=registry_empty
-    )
+    with bulk_cache(conn):
+        defaults_preset = relax and bulk.relax_constraints(conn, batch_id=batch.id, now=now)
+        outcome = bulk.merge_rows(
+            conn,
+            clean,
+            jurisdiction=actor.jurisdiction,
+            batch_id=batch.id,
+            now=now,
+            present=present,
+            registry_empty=registry_empty,
+            defaults_preset=defaults_preset,
+        )
+        if relax:
+            bulk.restore_constraints(conn)
+        result.duplicate_suspects = bulk.flag_duplicate_suspects(
+            conn, clean, batch.id, now, registry_was_empty=registry_empty
+        )
     if outcome.changes:
         session.execute(
             insert(AuditEvent),
