@@ -8,13 +8,16 @@ import io
 from datetime import date
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from openpyxl import Workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from fangkong.access.models import AuditEvent
 from fangkong.access.service import Actor
 from fangkong.errors import PermissionDenied, UnreadableFile
+from fangkong.models import Base
 from fangkong.people.importing import ImportResult, import_people, rejects_report_rows
 from fangkong.people.models import DuplicateSuspect, Household, Person
 from fangkong.regions.catalog import Level, descendants
@@ -331,3 +334,13 @@ def test_a_large_first_load_rebuilds_indexes_and_stays_correct(
     assert result.accepted + result.rejected == count
     assert persons(session) == result.accepted
     assert run(session, county_commander, registry_csv(rows[:50])).unchanged == 50
+    # every key, foreign key and index dropped for the load is back
+    connection = session.connection()
+    assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    inspector = inspect(connection)
+    for table in ("person", "address", "household"):
+        assert inspector.get_pk_constraint(table)["constrained_columns"] == ["id"]
+        declared = {fk.name for fk in Base.metadata.tables[table].foreign_key_constraints}
+        assert {fk["name"] for fk in inspector.get_foreign_keys(table)} == declared
+    pointing = {fk["name"] for fk in inspector.get_foreign_keys("duplicate_suspect")}
+    assert "fk_duplicate_suspect_person_a_id_person" in pointing
