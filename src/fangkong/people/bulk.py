@@ -34,7 +34,6 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Table,
-    UniqueConstraint,
     bindparam,
     text,
 )
@@ -375,14 +374,9 @@ def person_constants(batch_id: int, now: datetime) -> dict[str, object]:
     return {"resident": True, "import_batch_id": batch_id, "created_at": now, "updated_at": now}
 
 
-def _secondary_indexes() -> list[Index]:
-    return [ix for ix in RELAXED_TABLES[0].indexes if not ix.unique]
-
-
-def _unique_constraints() -> list[UniqueConstraint]:
-    return [
-        c for table in RELAXED_TABLES for c in table.constraints if isinstance(c, UniqueConstraint)
-    ]
+def _indexes() -> list[Index]:
+    """Every index of the registry tables, the unique keys included."""
+    return [index for table in RELAXED_TABLES for index in table.indexes]
 
 
 def _foreign_keys() -> list[ForeignKeyConstraint]:
@@ -402,15 +396,14 @@ def _foreign_keys() -> list[ForeignKeyConstraint]:
 
 
 def relax_constraints(conn: Connection, *, batch_id: int, now: datetime) -> bool:
-    """First load into an empty registry: the person table's secondary
-    indexes (and on PostgreSQL the primary and unique keys of persons,
-    addresses and households and the foreign keys from and to them) are
-    dropped, to be
-    built once at the end by :func:`restore_constraints` in the same
-    transaction — one sort instead of a million index insertions and trigger
+    """First load into an empty registry: the indexes of persons, addresses
+    and households — their unique keys included — and on PostgreSQL also
+    their primary keys and the foreign keys from and to them, are dropped, to
+    be built once at the end by :func:`restore_constraints` in the same
+    transaction: one sort instead of a million index insertions and trigger
     calls (PostgreSQL manual, "Populating a Database"). The tables are
     locked meanwhile; the merge keeps every reference and key correct by
-    construction, and the rebuilt constraints check it again.
+    construction, and the rebuilt keys check it again.
 
     On PostgreSQL the constant columns of the new persons also become the
     columns' defaults until then, so their COPY is a third narrower: the
@@ -421,12 +414,10 @@ def relax_constraints(conn: Connection, *, batch_id: int, now: datetime) -> bool
             conn.execute(text(f"SET LOCAL {setting} = '{value}'"))
         for fk in _foreign_keys():
             conn.execute(DropConstraint(fk))
-        for unique in _unique_constraints():
-            conn.execute(DropConstraint(unique))
         for table in RELAXED_TABLES:  # a COPY into a primary key costs ~2 s per million
             conn.execute(DropConstraint(table.primary_key))
         _preset_person_defaults(conn, person_constants(batch_id, now))
-    for index in _secondary_indexes():
+    for index in _indexes():
         index.drop(conn)
     return is_postgres(conn)
 
@@ -454,12 +445,11 @@ def restore_constraints(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE person {drops}"))
         for table in RELAXED_TABLES:
             conn.execute(AddConstraint(table.primary_key))
-        for unique in _unique_constraints():
-            conn.execute(AddConstraint(unique))
+    for index in _indexes():  # the unique ones check every key again
+        index.create(conn)
+    if is_postgres(conn):
         for fk in _foreign_keys():
             conn.execute(AddConstraint(fk))
-    for index in _secondary_indexes():
-        index.create(conn)
 
 
 DUPLICATE_RULES: dict[str, tuple[str, ...]] = {

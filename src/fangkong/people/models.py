@@ -13,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -30,7 +31,11 @@ class Address(Base):
     part does not exist, as in a village house)."""
 
     __tablename__ = "address"
-    __table_args__ = (UniqueConstraint("region_code", "building", "unit", "room"),)
+    # Unique indexes rather than constraints: a first load drops and rebuilds
+    # them, which SQLite allows only for indexes (people/bulk.py).
+    __table_args__ = (
+        Index("uq_address_region_code", "region_code", "building", "unit", "room", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     region_code: Mapped[str] = mapped_column(ForeignKey("region.code"))
@@ -45,7 +50,7 @@ class Household(Base):
     when the file has none."""
 
     __tablename__ = "household"
-    __table_args__ = (UniqueConstraint("region_code", "code"),)
+    __table_args__ = (Index("uq_household_region_code", "region_code", "code", unique=True),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(code_type(120))
@@ -57,11 +62,14 @@ class Person(Base):
     """One row per human being, however many sources mention them."""
 
     __tablename__ = "person"
-    __table_args__ = (CheckConstraint("sex IN ('M', 'F')", name="sex"),)
+    __table_args__ = (
+        CheckConstraint("sex IN ('M', 'F')", name="sex"),
+        Index("uq_person_id_number", "id_number", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     id_type: Mapped[str] = mapped_column(String(32))
-    id_number: Mapped[str] = mapped_column(code_type(32), unique=True)
+    id_number: Mapped[str] = mapped_column(code_type(32))
     name: Mapped[str] = mapped_column(code_type(100), index=True)
     sex: Mapped[str | None] = mapped_column(String(1), nullable=True)
     birth_date: Mapped[date | None] = mapped_column(Date, nullable=True)

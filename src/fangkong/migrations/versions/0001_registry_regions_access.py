@@ -116,9 +116,12 @@ def upgrade() -> None:
             ["region_code"], ["region.code"], name=op.f("fk_address_region_code_region")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_address")),
-        sa.UniqueConstraint(
-            "region_code", "building", "unit", "room", name=op.f("uq_address_region_code")
-        ),
+    )
+    op.create_index(
+        "uq_address_region_code",
+        "address",
+        ["region_code", "building", "unit", "room"],
+        unique=True,
     )
     op.create_table(
         "api_token",
@@ -216,8 +219,8 @@ def upgrade() -> None:
             ["address_id"], ["address.id"], name=op.f("fk_household_address_id_address")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_household")),
-        sa.UniqueConstraint("region_code", "code", name=op.f("uq_household_region_code")),
     )
+    op.create_index("uq_household_region_code", "household", ["region_code", "code"], unique=True)
     op.create_table(
         "import_reject",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -327,8 +330,8 @@ def upgrade() -> None:
             ["merged_into_id"], ["person.id"], name=op.f("fk_person_merged_into_id_person")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_person")),
-        sa.UniqueConstraint("id_number", name=op.f("uq_person_id_number")),
     )
+    op.create_index("uq_person_id_number", "person", ["id_number"], unique=True)
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_person_household_id"), ["household_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_person_name"), ["name"], unique=False)
