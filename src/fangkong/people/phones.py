@@ -163,7 +163,10 @@ def _cn_plan() -> _Plan:
     if meta is None or meta.general_desc is None or meta.international_prefix is None:
         raise RuntimeError("phonenumbers has no usable metadata for CN")
     if meta.national_prefix_transform_rule or not meta.national_prefix_for_parsing:
-        raise NotImplementedError("CN national prefix rules changed; update check_phones_bulk")
+        # A guard, not a stub: the bulk path mirrors the rules phonenumbers has today.
+        raise RuntimeError(
+            "phonenumbers' CN national prefix rules changed; check_phones_bulk must follow them"
+        )
     types = []
     for kind in _NUMBER_TYPES:
         desc = getattr(meta, kind)
