@@ -97,8 +97,14 @@ def _read_csv(raw: bytes) -> StringTable:
     first_line = data.split(b"\n", 1)[0]
     delimiter = _sniff_delimiter(first_line)
     notices = [] if encoding == "UTF-8" else [f"文件编码 {encoding} (file encoding {encoding})"]
+    body = data.rstrip(b"\r\n")
+    blank_lines = b"\n\n" in body or b"\n\r\n" in body
     try:
-        table = _read_csv_arrow(data, delimiter)
+        # Arrow skips blank lines without counting them; the stdlib reader
+        # keeps the spreadsheet's row numbers for files that have some.
+        table = (
+            _read_csv_stdlib(data, delimiter) if blank_lines else _read_csv_arrow(data, delimiter)
+        )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         table = _read_csv_stdlib(data, delimiter)
     table.notices[:0] = notices

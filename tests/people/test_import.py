@@ -83,6 +83,38 @@ def test_a_changed_phone_updates_the_person_and_is_audited(
     assert event.actor_label == county_commander.username
 
 
+def test_empty_address_and_household_cells_keep_the_known_ones(
+    session: Session, county_commander: Actor
+) -> None:
+    row = person_row(COMMUNITY, 1, household="H1")
+    run(session, county_commander, registry_csv([row]))
+    before = session.scalars(select(Person)).one()
+    row.building = row.unit = row.room = row.household = ""
+    result = run(session, county_commander, registry_csv([row]))
+    assert result.unchanged == 1
+    after = session.scalars(select(Person)).one()
+    assert (after.address_id, after.household_id) == (before.address_id, before.household_id)
+
+
+def test_a_long_address_without_a_household_number_is_imported(
+    session: Session, county_commander: Actor
+) -> None:
+    long = "楼" * 50
+    row = person_row(COMMUNITY, 1, building=long, unit=long, room=long, household="")
+    result = run(session, county_commander, registry_csv([row, person_row(COMMUNITY, 2)]))
+    assert (result.accepted, result.rejected) == (2, 0)
+
+
+def test_rows_after_blank_lines_keep_their_spreadsheet_row_numbers(
+    session: Session, county_commander: Actor
+) -> None:
+    data = registry_csv([person_row(COMMUNITY, 1)])
+    data += b"\r\n\r\n" + registry_csv([person_row(COMMUNITY, 2, name="")]).split(b"\r\n", 1)[1]
+    result = run(session, county_commander, data)
+    assert (result.accepted, result.rejected) == (1, 1)
+    assert list(reasons(result)) == [5]  # header 1, row 2, blank 3 and 4
+
+
 def test_empty_cells_never_erase_known_values(session: Session, county_commander: Actor) -> None:
     row = person_row(COMMUNITY, 1, phone="13800000001")
     run(session, county_commander, registry_csv([row]))

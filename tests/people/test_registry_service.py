@@ -97,6 +97,7 @@ def test_a_household_lists_its_members(
     household, members = household_members(session, county_commander, household_id)
     assert household.code == "HH-1"
     assert [m.id for m in members] == loaded[0]
+    assert all("*" in m.id_number for m in members)  # a list: masked
 
 
 def test_an_edit_is_audited_with_the_changed_fields(
@@ -151,6 +152,7 @@ def test_an_export_is_audited_with_whether_it_was_unmasked(
     assert len(rows) == 3
     event = session.scalars(select(AuditEvent).where(AuditEvent.action == "people.export")).one()
     assert event.changes["unmasked"] is True
+    assert event.region_code == county_commander.jurisdiction
     assert event.actor_label == county_commander.username
 
 

@@ -16,8 +16,8 @@ Merge rules (docs/import-format.md):
 - a person is identified by the identity number; a person registered in
   another jurisdiction is not moved by an import (the row is rejected);
 - an empty cell never erases what the registry knows;
-- a file without building/unit/room (or household) columns keeps the
-  person's known address (or household) when the community is the same.
+- building, unit and room all empty (or household empty) keep the person's
+  known address (or household) when the community is the same.
 """
 
 from __future__ import annotations
@@ -243,6 +243,7 @@ def merge_rows(
     if len(matched_index) == 0:
         return MergeOutcome(new.num_rows, 0, 0, [], [])
     mine = incoming.take(pa.array(matched_index))
+    given = _given_cells(rows).take(pa.array(matched_index))
     theirs = registered.take(pc.take(position, pa.array(matched_index)))
     inside = np.asarray(
         pc.starts_with(theirs.column("region_code"), jurisdiction).to_numpy(zero_copy_only=False),
@@ -250,9 +251,10 @@ def merge_rows(
     )
     row_numbers = rows.column("row_number").to_numpy()
     foreign = [int(row_numbers[i]) for i in matched_index[~inside]]
-    mine, theirs = mine.filter(pa.array(inside)), theirs.filter(pa.array(inside))
+    keep = pa.array(inside)
+    mine, theirs, given = mine.filter(keep), theirs.filter(keep), given.filter(keep)
 
-    merged = _merged_values(mine, theirs, present)
+    merged = _merged_values(mine, theirs, given, present)
     changed = np.zeros(mine.num_rows, dtype=bool)
     for name in COMPARED:
         changed |= _differs(merged[name], theirs.column(name).combine_chunks())
@@ -261,22 +263,31 @@ def merge_rows(
     return MergeOutcome(new.num_rows, len(changes), unchanged, foreign, changes)
 
 
+def _given_cells(rows: pa.Table) -> pa.Table:
+    """Per row: whether the file gave an address (building, unit or room) and
+    a household number, or left those cells empty."""
+    address = pc.or_(
+        pc.or_(pc.not_equal(rows.column("building"), ""), pc.not_equal(rows.column("unit"), "")),
+        pc.not_equal(rows.column("room"), ""),
+    )
+    return pa.table({"address": address, "household": rows.column("household_given")})
+
+
 def _merged_values(
-    mine: pa.Table, theirs: pa.Table, present: frozenset[str]
+    mine: pa.Table, theirs: pa.Table, given: pa.Table, present: frozenset[str]
 ) -> dict[str, pa.Array]:
     """What each registered person becomes: the file's values, except where
-    an empty cell or a missing column keeps what the registry knows."""
+    an empty cell or a missing column keeps what the registry knows. An
+    address or household left empty keeps the known one while the person
+    stays in the same community."""
 
     def col(table: pa.Table, name: str) -> pa.Array:
         return table.column(name).combine_chunks()
 
     same_region = pc.equal(col(mine, "region_code"), col(theirs, "region_code"))
-    has_address = bool(present & {"building", "unit", "room"})
 
-    def keep_if_same_region(name: str, file_has_it: bool) -> pa.Array:
-        if file_has_it:
-            return col(mine, name)
-        keep = pc.and_(same_region, pc.is_valid(col(theirs, name)))
+    def keep_if_same_region(name: str, cell_given: pa.Array) -> pa.Array:
+        keep = pc.and_(pc.and_(same_region, pc.is_valid(col(theirs, name))), pc.invert(cell_given))
         return pc.if_else(keep, col(theirs, name), col(mine, name))
 
     relation_empty = pc.equal(col(mine, "relation"), "")
@@ -287,8 +298,8 @@ def _merged_values(
         "birth_date": pc.coalesce(col(mine, "birth_date"), col(theirs, "birth_date")),
         "phone": pc.coalesce(col(mine, "phone"), col(theirs, "phone")),
         "region_code": col(mine, "region_code"),
-        "address_id": keep_if_same_region("address_id", has_address),
-        "household_id": keep_if_same_region("household_id", "household" in present),
+        "address_id": keep_if_same_region("address_id", col(given, "address")),
+        "household_id": keep_if_same_region("household_id", col(given, "household")),
         "relation": pc.if_else(
             pc.and_(relation_empty, pc.is_valid(col(theirs, "relation"))),
             col(theirs, "relation"),

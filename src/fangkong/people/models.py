@@ -53,7 +53,8 @@ class Household(Base):
     __table_args__ = (Index("uq_household_region_code", "region_code", "code", unique=True),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    code: Mapped[str] = mapped_column(code_type(120))
+    # a household number (<= 100) or the address key (12 + 3 + 3 x 50)
+    code: Mapped[str] = mapped_column(code_type(200))
     region_code: Mapped[str] = mapped_column(code_type(12))
     address_id: Mapped[int | None] = mapped_column(ForeignKey("address.id"), nullable=True)
 

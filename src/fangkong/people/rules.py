@@ -300,7 +300,8 @@ def validate_rows(
     address_key = pc.binary_join_element_wise(
         region, parts["building"], parts["unit"], parts["room"], "/"
     )
-    household = pc.if_else(pc.equal(household, ""), address_key, household)
+    household_given = pc.not_equal(household, "")
+    household = pc.if_else(household_given, household, address_key)
 
     # The same identity number twice in the file: keep the first good row.
     for index, first in _repeats(ids, ~problems.bad):
@@ -336,6 +337,7 @@ def validate_rows(
             "unit": parts["unit"],
             "room": parts["room"],
             "household": household,
+            "household_given": household_given,
             "relation": parts["relation"],
         }
     ).filter(keep_arrow)

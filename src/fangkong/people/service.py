@@ -146,8 +146,8 @@ def household_members(
     ensure_in_scope(actor, household.region_code if household else None, "household")
     assert household is not None
     stmt = _search_stmt(actor).where(Person.household_id == household_id).order_by(Person.id)
-    unmasked = actor.can(Permission.REGISTRY_READ_PERSONAL)
-    return household, [_view(p, a, h, unmasked) for p, a, h in session.execute(stmt)]
+    # a list of members: masked like every list; each person's page shows the whole data
+    return household, [_view(p, a, h, unmasked=False) for p, a, h in session.execute(stmt)]
 
 
 def update_person(
@@ -305,8 +305,8 @@ def export_rows(
         actor,
         "people.export",
         "registry",
-        region or actor.jurisdiction or "all",
-        region or actor.jurisdiction or None,
+        actor.jurisdiction or "all",
+        actor.jurisdiction or None,  # filed where the exporter works, whatever was typed
         {"search": text, "region": region, "unmasked": unmasked},
     )
     session.commit()

@@ -204,7 +204,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
             "code",
-            sa.String(length=120).with_variant(sa.VARCHAR(length=120, collation="C"), "postgresql"),
+            sa.String(length=200).with_variant(sa.VARCHAR(length=200, collation="C"), "postgresql"),
             nullable=False,
         ),
         sa.Column(
