@@ -22,6 +22,11 @@ def is_postgres(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
+def db_time(conn: Connection, moment: datetime) -> object:
+    """A UTC time as a bind value for raw SQL (SQLite stores naive UTC text)."""
+    return moment if is_postgres(conn) else moment.replace(tzinfo=None).isoformat(sep=" ")
+
+
 def copy_in(
     conn: Connection,
     table: str,

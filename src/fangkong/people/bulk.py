@@ -34,7 +34,6 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Table,
-    bindparam,
     text,
 )
 from sqlalchemy.schema import AddConstraint, DropConstraint
@@ -42,6 +41,7 @@ from sqlalchemy.schema import AddConstraint, DropConstraint
 from fangkong.bulkio import (
     copy_in,
     copy_out,
+    db_time,
     is_postgres,
     lock_for_append,
     reserve_ids,
@@ -87,7 +87,7 @@ class MergeOutcome:
     changes: list[tuple[int, str, dict[str, list[Any]]]]  # person id, region, field -> [old, new]
 
 
-def _key(table: pa.Table, columns: tuple[str, ...]) -> pa.Array:
+def row_keys(table: pa.Table, columns: tuple[str, ...]) -> pa.Array:
     """One string per row joining the columns with a separator no cell holds."""
     parts = [pc.cast(table.column(c), pa.string()) for c in columns]
     return pc.binary_join_element_wise(*parts, "\x1f").combine_chunks()
@@ -110,8 +110,8 @@ def _resolve_addresses(conn: Connection, rows: pa.Table, regions: list[str]) -> 
         f"WHERE region_code IN ({_regions_sql(regions)})"
     )
     known = copy_out(conn, query, schema)
-    keys = _key(rows, ADDRESS_PARTS)
-    known_keys, known_ids = _key(known, ADDRESS_PARTS), known.column("id").combine_chunks()
+    keys = row_keys(rows, ADDRESS_PARTS)
+    known_keys, known_ids = row_keys(known, ADDRESS_PARTS), known.column("id").combine_chunks()
     ids = _lookup(keys, known_keys, known_ids)
     if ids.null_count:
         new_keys = pc.unique(pc.filter(keys, pc.is_null(ids)))
@@ -132,9 +132,9 @@ def _resolve_households(
         f"WHERE region_code IN ({_regions_sql(regions)})"
     )
     parts = ("region_code", "household")
-    keys = _key(rows, parts)
+    keys = row_keys(rows, parts)
     known = copy_out(conn, query, schema)
-    known_keys = _key(known, ("region_code", "code"))
+    known_keys = row_keys(known, ("region_code", "code"))
     ids = _lookup(keys, known_keys, known.column("id").combine_chunks())
     if ids.null_count:
         new_keys = pc.unique(pc.filter(keys, pc.is_null(ids)))
@@ -332,7 +332,7 @@ def _apply_changes(
     )
     copy_in(conn, "stage_changed", update)
     sets = ", ".join(f"{name} = c.{name}" for name in COMPARED)
-    stamp = _stamp(conn, now)
+    stamp = db_time(conn, now)
     conn.execute(
         text(
             f"UPDATE person SET {sets}, updated_at = :now FROM stage_changed c "
@@ -461,111 +461,3 @@ def restore_constraints(conn: Connection) -> None:
     if is_postgres(conn):
         for fk in _foreign_keys():
             conn.execute(AddConstraint(fk))
-
-
-DUPLICATE_RULES: dict[str, tuple[str, ...]] = {
-    # reason: the fields two persons with different identity numbers share
-    "same_name_phone": ("name", "phone"),
-    "same_name_birth_date_community": ("name", "birth_date", "region_code"),
-}
-PAIRS_PER_GROUP = 45  # a group of up to 10 gets every pair; larger ones pair with the first
-
-
-def flag_duplicate_suspects(
-    conn: Connection, rows: pa.Table, batch_id: int, now: datetime, *, registry_was_empty: bool
-) -> int:
-    """Flag pairs of persons who may be one; never merges. After a first load
-    the pairs can only lie inside the file, found in Arrow; otherwise SQL
-    pairs the persons this import created or changed with everyone."""
-    if registry_was_empty:
-        return _flag_pairs_in_file(conn, rows, batch_id, now)
-    return _flag_pairs_in_registry(conn, batch_id, now)
-
-
-def _flag_pairs_in_file(conn: Connection, rows: pa.Table, batch_id: int, now: datetime) -> int:
-    pairs: list[tuple[str, str, str]] = []
-    for reason, fields in DUPLICATE_RULES.items():
-        subset = rows.select(["id_number", *fields])
-        for name in fields:
-            subset = subset.filter(pc.is_valid(subset.column(name)))
-        keys = _key(subset, fields)
-        counts = pc.value_counts(keys)
-        repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
-        if len(repeated) == 0:
-            continue
-        members = subset.filter(pc.is_in(keys, value_set=repeated))
-        groups: dict[str, list[str]] = {}
-        member_keys = _key(members, fields).to_pylist()
-        for key, id_number in zip(
-            member_keys, members.column("id_number").to_pylist(), strict=True
-        ):
-            groups.setdefault(key, []).append(id_number)
-        for ids in groups.values():
-            if len(ids) * (len(ids) - 1) // 2 <= PAIRS_PER_GROUP:
-                pairs += [(a, b, reason) for i, a in enumerate(ids) for b in ids[i + 1 :]]
-            else:
-                pairs += [(ids[0], b, reason) for b in ids[1:]]
-    if not pairs:
-        return 0
-    numbers = sorted({n for a, b, _ in pairs for n in (a, b)})
-    found: dict[str, tuple[int, str]] = {}
-    for start in range(0, len(numbers), 1000):
-        piece = numbers[start : start + 1000]
-        for pid, number, region in conn.execute(
-            text(
-                "SELECT id, id_number, region_code FROM person WHERE id_number IN :ids"
-            ).bindparams(bindparam("ids", expanding=True)),
-            {"ids": piece},
-        ):
-            found[number] = (int(pid), str(region))
-    stamp = _stamp(conn, now)
-    records = []
-    for a, b, reason in pairs:
-        (id_a, region_a), (id_b, _) = found[a], found[b]
-        low, high = sorted((id_a, id_b))
-        records.append({"a": low, "b": high, "reason": reason, "region": region_a, "now": stamp})
-    conn.execute(
-        text(
-            """INSERT INTO duplicate_suspect (person_a_id, person_b_id, reason, region_code,
-            status, resolution_note, found_at)
-            VALUES (:a, :b, :reason, :region, 'open', '', :now) ON CONFLICT DO NOTHING"""
-        ),
-        records,
-    )
-    return len(records)
-
-
-def _stamp(conn: Connection, now: datetime) -> Any:
-    return now if is_postgres(conn) else now.replace(tzinfo=None).isoformat(sep=" ")
-
-
-def _flag_pairs_in_registry(conn: Connection, batch_id: int, now: datetime) -> int:
-    touched = conn.execute(text("SELECT COUNT(*) FROM import_touched")).scalar_one()
-    created = conn.execute(
-        text("SELECT EXISTS (SELECT 1 FROM person WHERE import_batch_id = :batch)"),
-        {"batch": batch_id},
-    ).scalar_one()
-    if not touched and not created:
-        return 0
-    stamp = _stamp(conn, now)
-    flagged = 0
-    for reason, fields in DUPLICATE_RULES.items():
-        condition = " AND ".join(f"p2.{f} = p1.{f}" for f in fields)
-        flagged += conn.execute(
-            text(
-                f"""INSERT INTO duplicate_suspect (person_a_id, person_b_id, reason, region_code,
-                    status, resolution_note, found_at)
-                SELECT DISTINCT
-                    CASE WHEN p1.id < p2.id THEN p1.id ELSE p2.id END,
-                    CASE WHEN p1.id < p2.id THEN p2.id ELSE p1.id END,
-                    :reason, p1.region_code, 'open', '', :now
-                FROM person p1
-                JOIN person p2 ON {condition} AND p2.id <> p1.id
-                WHERE (p1.import_batch_id = :batch
-                       OR p1.id IN (SELECT person_id FROM import_touched))
-                  AND p1.merged_into_id IS NULL AND p2.merged_into_id IS NULL
-                ON CONFLICT DO NOTHING"""
-            ),
-            {"reason": reason, "now": stamp, "batch": batch_id},
-        ).rowcount
-    return flagged

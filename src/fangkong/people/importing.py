@@ -21,7 +21,7 @@ from fangkong.access.rules import Permission
 from fangkong.access.service import Actor, record_audit, require
 from fangkong.bulkio import bulk_cache
 from fangkong.errors import UnreadableFile
-from fangkong.people import bulk
+from fangkong.people import bulk, duplicates
 from fangkong.people.columns import FIELD_LABELS, map_headers
 from fangkong.people.models import ImportBatch, ImportReject, Person
 from fangkong.people.rules import Reject, validate_rows
@@ -185,7 +185,7 @@ def _merge(
         )
         if relax:
             bulk.restore_constraints(conn)
-        result.duplicate_suspects = bulk.flag_duplicate_suspects(
+        result.duplicate_suspects = duplicates.flag_duplicate_suspects(
             conn, clean, batch.id, now, registry_was_empty=registry_empty
         )
     if outcome.changes:
