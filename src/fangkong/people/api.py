@@ -15,6 +15,8 @@ from fangkong.people.importing import import_people, rejects_report_rows
 from fangkong.people.service import (
     EXPORT_HEADER,
     MAX_PAGE,
+    PersonView,
+    SuspectView,
     export_rows,
     get_person,
     household_members,
@@ -38,33 +40,11 @@ SearchText = Annotated[
 ]
 
 
-class PersonOut(BaseModel):
-    """Identity number and phone are masked unless the caller's role may
-    read personal data (and, in lists, always)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    id_type: str
-    id_number: str
-    name: str
-    sex: str | None
-    birth_date: str | None
-    phone: str
-    region_code: str
-    building: str
-    unit: str
-    room: str
-    household_id: int | None
-    household_code: str
-    relation: str
-
-
 class PersonPage(BaseModel):
     total: int
     limit: int
     offset: int
-    items: list[PersonOut]
+    items: list[PersonView]
 
 
 class PersonPatch(BaseModel):
@@ -99,17 +79,7 @@ class HouseholdOut(BaseModel):
     id: int
     code: str
     region_code: str
-    members: list[PersonOut]
-
-
-class SuspectOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    reason: str
-    status: str
-    a: PersonOut
-    b: PersonOut | None = Field(description="null when outside the caller's jurisdiction")
+    members: list[PersonView]
 
 
 class ResolveIn(BaseModel):
@@ -132,7 +102,7 @@ def api_search_people(
         total=total,
         limit=limit,
         offset=offset,
-        items=[PersonOut.model_validate(p) for p in persons],
+        items=persons,
     )
 
 
@@ -201,19 +171,19 @@ def api_import_rejects(
     return attachment(write_rows(header, rows, format), format, f"rejects-{batch_id}.{format}")
 
 
-@router.get("/people/{person_id}", response_model=PersonOut)
-def api_get_person(session: SessionDep, actor: CurrentActor, person_id: int) -> PersonOut:
-    return PersonOut.model_validate(get_person(session, actor, person_id))
+@router.get("/people/{person_id}", response_model=PersonView)
+def api_get_person(session: SessionDep, actor: CurrentActor, person_id: int) -> PersonView:
+    return get_person(session, actor, person_id)
 
 
-@router.patch("/people/{person_id}", response_model=PersonOut)
+@router.patch("/people/{person_id}", response_model=PersonView)
 def api_update_person(
     session: SessionDep, actor: CurrentActor, person_id: int, body: PersonPatch
-) -> PersonOut:
+) -> PersonView:
     view = update_person(
         session, actor, person_id, name=body.name, phone=body.phone, relation=body.relation
     )
-    return PersonOut.model_validate(view)
+    return view
 
 
 @router.get("/households/{household_id}", response_model=HouseholdOut)
@@ -223,19 +193,19 @@ def api_household(session: SessionDep, actor: CurrentActor, household_id: int) -
         id=household.id,
         code=household.code,
         region_code=household.region_code,
-        members=[PersonOut.model_validate(m) for m in members],
+        members=members,
     )
 
 
-@router.get("/duplicates", response_model=list[SuspectOut])
+@router.get("/duplicates", response_model=list[SuspectView])
 def api_duplicates(
     session: SessionDep,
     actor: CurrentActor,
     status: Literal["open", "same", "distinct"] = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[SuspectOut]:
+) -> list[SuspectView]:
     suspects = list_duplicate_suspects(session, actor, status, limit)
-    return [SuspectOut.model_validate(s) for s in suspects]
+    return suspects
 
 
 @router.post("/duplicates/{suspect_id}/resolve", status_code=204, response_class=Response)
