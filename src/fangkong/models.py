@@ -3,15 +3,21 @@ metadata."""
 
 from fangkong.access.models import ApiToken, AuditEvent, User
 from fangkong.db import Base
-from fangkong.people.models import (
-    Address,
-    DuplicateSuspect,
-    Household,
-    ImportBatch,
-    ImportReject,
-    Person,
-)
+from fangkong.imports import ImportBatch, ImportReject
+from fangkong.people.models import Address, DuplicateSuspect, Household, Person
 from fangkong.regions.models import Region, RiskZone, RiskZoneArea
+from fangkong.testing.models import (
+    Exemption,
+    FollowUpTask,
+    LabResult,
+    PositivePerson,
+    Round,
+    RoundArea,
+    SamplingSite,
+    TemporaryControl,
+    Tube,
+    TubeMember,
+)
 
 __all__ = [
     "Address",
@@ -19,12 +25,22 @@ __all__ = [
     "AuditEvent",
     "Base",
     "DuplicateSuspect",
+    "Exemption",
+    "FollowUpTask",
     "Household",
     "ImportBatch",
     "ImportReject",
+    "LabResult",
     "Person",
+    "PositivePerson",
     "Region",
     "RiskZone",
     "RiskZoneArea",
+    "Round",
+    "RoundArea",
+    "SamplingSite",
+    "TemporaryControl",
+    "Tube",
+    "TubeMember",
     "User",
 ]

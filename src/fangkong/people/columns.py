@@ -4,10 +4,7 @@ docs/import-format.md."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
-from fangkong.errors import UnreadableFile
+from fangkong.imports import ColumnMap, map_columns
 
 FIELDS: tuple[str, ...] = (
     "id_type",
@@ -67,47 +64,5 @@ def header_row(fields: tuple[str, ...], language: str = "zh") -> tuple[str, ...]
     return tuple(FIELD_LABELS[f][0 if language == "zh" else 1] for f in fields)
 
 
-_NOISE = re.compile(r"[\s*＊:：()（）\[\]【】]|必填|选填|required|optional")
-
-
-def normalize_header(header: str) -> str:
-    """'身份证号（必填）' -> '身份证号', ' Phone ' -> 'phone'."""
-    return _NOISE.sub("", header.strip().lstrip("\ufeff").lower())
-
-
-_LOOKUP = {normalize_header(alias): field for field, al in HEADER_ALIASES.items() for alias in al}
-
-
-@dataclass(frozen=True)
-class ColumnMap:
-    """field -> position in the file, and the headers that were ignored."""
-
-    positions: dict[str, int]
-    headers: list[str]
-    ignored: list[str]
-
-
 def map_headers(headers: list[str]) -> ColumnMap:
-    positions: dict[str, int] = {}
-    ignored: list[str] = []
-    for index, header in enumerate(headers):
-        field = _LOOKUP.get(normalize_header(header))
-        if field is None:
-            if header.strip():
-                ignored.append(header.strip())
-            continue
-        if field in positions:
-            first = headers[positions[field]].strip()
-            raise UnreadableFile(
-                f"两列都表示「{FIELD_LABELS[field][0]}」: '{first}' 和 '{header.strip()}' "
-                f"(two columns mean {FIELD_LABELS[field][1]}); keep one"
-            )
-        positions[field] = index
-    missing = [f for f in REQUIRED if f not in positions]
-    if missing:
-        wanted = ", ".join(f"{FIELD_LABELS[f][0]} ({FIELD_LABELS[f][1]})" for f in missing)
-        found = ", ".join(h.strip() for h in headers if h.strip()) or "none"
-        raise UnreadableFile(
-            f"缺少必填列 missing required column(s): {wanted}; columns found: {found}"
-        )
-    return ColumnMap(positions=positions, headers=headers, ignored=ignored)
+    return map_columns(headers, HEADER_ALIASES, REQUIRED)

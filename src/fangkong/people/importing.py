@@ -20,15 +20,15 @@ from fangkong.access.models import AuditEvent
 from fangkong.access.rules import Permission
 from fangkong.access.service import Actor, record_audit, require
 from fangkong.bulkio import bulk_cache
-from fangkong.errors import UnreadableFile
+from fangkong.errors import NotFound, UnreadableFile
+from fangkong.imports import ImportBatch, Reject, broken_rejects, rejects_report, save_rejects
 from fangkong.people import bulk, duplicates
 from fangkong.people.columns import FIELD_LABELS, map_headers
-from fangkong.people.models import ImportBatch, ImportReject, Person
-from fangkong.people.rules import Reject, validate_rows
+from fangkong.people.models import Person
+from fangkong.people.rules import validate_rows
 from fangkong.regions.models import Region
-from fangkong.tabular import StringTable, read_table
+from fangkong.tabular import read_table
 
-REPORT_COLUMNS = ("原行号 row", "错误列 column", "错误原因", "reason")
 FIRST_LOAD_MIN_ROWS = 20_000  # below this, dropping and rebuilding indexes costs more than it saves
 
 
@@ -52,12 +52,6 @@ class ImportResult:
 def _community_codes(session: Session) -> np.ndarray:
     codes = session.scalars(select(Region.code).where(Region.level == "village")).all()
     return np.array(sorted(codes), dtype="<U12")
-
-
-def _broken_rejects(table: StringTable) -> list[Reject]:
-    return [
-        Reject(b.row_number, "(整行 whole row)", b.text, b.reason, b.reason) for b in table.broken
-    ]
 
 
 def import_people(
@@ -100,7 +94,7 @@ def _import(
     notices = list(table.notices)
     if columns.ignored:
         notices.append("忽略了不认识的列 ignored unknown columns: " + ", ".join(columns.ignored))
-    rejects = _broken_rejects(table) + validated.rejects
+    rejects = broken_rejects(table) + validated.rejects
     batch = ImportBatch(
         kind="people",
         filename=filename[:255],
@@ -119,7 +113,7 @@ def _import(
     result.rejected = validated.rejected_rows + len(table.broken)
     try:
         _merge(session, actor, batch, validated.clean, validated.present, result, rejects, progress)
-        _save_rejects(session, batch.id, rejects, table)
+        save_rejects(session, batch.id, rejects, table)
         batch.status = "done"
         batch.finished_at = clock.now()
         batch.accepted, batch.unchanged, batch.rejected = (
@@ -232,56 +226,16 @@ def _merge(
     result.rejected += len(outcome.foreign_rows)
 
 
-def _save_rejects(
-    session: Session, batch_id: int, rejects: list[Reject], table: StringTable
-) -> None:
-    if not rejects:
-        return
-    index_of = {int(n): i for i, n in enumerate(table.row_numbers)}
-    rows = []
-    for reject in rejects:
-        index = index_of.get(reject.row_number)
-        values = table.row_values(index) if index is not None else [reject.value]
-        rows.append(
-            {
-                "batch_id": batch_id,
-                "row_number": reject.row_number,
-                "column": reject.column[:64],
-                "value": reject.value,
-                "reason": f"{reject.reason_zh} | {reject.reason_en}",
-                "row_values": values,
-            }
-        )
-    session.execute(insert(ImportReject), rows)
-
-
 def rejects_report_rows(
     session: Session, actor: Actor, batch_id: int
 ) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the rejects report: the original columns (so the
-    file can be fixed and imported again), then row, column and reason."""
-    from fangkong.errors import NotFound
-
+    """Header and rows of a registry import's rejects report."""
     require(actor, Permission.REGISTRY_IMPORT)
     batch = session.get(ImportBatch, batch_id)
-    if batch is None or not batch.jurisdiction.startswith(actor.jurisdiction):
+    if (
+        batch is None
+        or batch.kind != "people"
+        or not batch.jurisdiction.startswith(actor.jurisdiction)
+    ):
         raise NotFound("import not found")
-    records = session.scalars(
-        select(ImportReject)
-        .where(ImportReject.batch_id == batch_id)
-        .order_by(ImportReject.row_number, ImportReject.id)
-    ).all()
-    merged: dict[int, list[ImportReject]] = {}
-    for record in records:
-        merged.setdefault(record.row_number, []).append(record)
-    width = len(batch.headers)
-    rows = []
-    for row_number, items in merged.items():
-        values = [str(v) for v in items[0].row_values][:width]
-        values += [""] * (width - len(values))
-        columns = "; ".join(dict.fromkeys(i.column for i in items))
-        reasons = "; ".join(i.reason.split(" | ")[0] for i in items)
-        reasons_en = "; ".join(i.reason.split(" | ")[-1] for i in items)
-        rows.append([*values, str(row_number), columns, reasons, reasons_en])
-    header = [*batch.headers, *REPORT_COLUMNS]
-    return header, rows
+    return rejects_report(session, batch)

@@ -4,10 +4,8 @@ suspects, and the record of every import with its rejected rows."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -107,40 +105,3 @@ class DuplicateSuspect(Base):
     found_at: Mapped[datetime] = mapped_column(UtcDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
-
-
-class ImportBatch(Base):
-    """One run of an import: who, which file (by SHA-256), the counts.
-    Persons created by a batch point at it, so a creation is traceable to
-    the batch's audit event."""
-
-    __tablename__ = "import_batch"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    filename: Mapped[str] = mapped_column(String(255))
-    sha256: Mapped[str] = mapped_column(String(64))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
-    jurisdiction: Mapped[str] = mapped_column(code_type(12), index=True)
-    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="running")
-    accepted: Mapped[int] = mapped_column(Integer, default=0)
-    unchanged: Mapped[int] = mapped_column(Integer, default=0)
-    rejected: Mapped[int] = mapped_column(Integer, default=0)
-    notices: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    headers: Mapped[list[Any]] = mapped_column(JSON, default=list)
-
-
-class ImportReject(Base):
-    """A row an import refused, with the reason, for the rejects report."""
-
-    __tablename__ = "import_reject"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"), index=True)
-    row_number: Mapped[int] = mapped_column(Integer)
-    column: Mapped[str] = mapped_column(String(64))
-    value: Mapped[str] = mapped_column(Text)
-    reason: Mapped[str] = mapped_column(Text)
-    row_values: Mapped[list[Any]] = mapped_column(JSON, default=list)

@@ -20,7 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fangkong.people.columns import FIELD_LABELS, ColumnMap
+from fangkong.imports import ColumnMap, Reject
+from fangkong.people.columns import FIELD_LABELS
 from fangkong.people.identity import MESSAGES, IdType, Problem, check_identities_bulk
 from fangkong.people.phones import check_phones_bulk
 from fangkong.tabular import StringTable
@@ -49,15 +50,6 @@ ID_TYPE_ALIASES: dict[str, IdType] = {
     "other": IdType.OTHER,
 }
 SEX_ALIASES = {"男": "M", "女": "F", "m": "M", "f": "F", "male": "M", "female": "F"}
-
-
-@dataclass(frozen=True)
-class Reject:
-    row_number: int
-    column: str
-    value: str
-    reason_zh: str
-    reason_en: str
 
 
 @dataclass

@@ -1,0 +1,172 @@
+"""What every file import shares, whatever its records: which column holds
+which field (Chinese or English headers, with the noise Excel users add),
+and the rejected-row record a report is written from."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, insert, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from fangkong.db import Base, UtcDateTime, code_type
+from fangkong.errors import UnreadableFile
+from fangkong.tabular import StringTable
+
+REPORT_COLUMNS = ("原行号 row", "错误列 column", "错误原因", "reason")
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One reason a row was not accepted (a row may have several)."""
+
+    row_number: int
+    column: str
+    value: str
+    reason_zh: str
+    reason_en: str
+
+
+_NOISE = re.compile(r"[\s*＊:：()（）\[\]【】]|必填|选填|required|optional")
+
+
+def normalize_header(header: str) -> str:
+    """'身份证号（必填）' -> '身份证号', ' Phone ' -> 'phone'."""
+    return _NOISE.sub("", header.strip().lstrip("\ufeff").lower())
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """field -> position in the file, and the headers that were ignored."""
+
+    positions: dict[str, int]
+    headers: list[str]
+    ignored: list[str]
+
+
+def map_columns(
+    headers: list[str], aliases: dict[str, tuple[str, ...]], required: tuple[str, ...]
+) -> ColumnMap:
+    """Which column holds which field. ``aliases``: field -> accepted headers,
+    the first two being the Chinese and English ones Fangkong writes."""
+    lookup = {normalize_header(alias): field for field, al in aliases.items() for alias in al}
+    labels = {field: (al[0], al[1]) for field, al in aliases.items()}
+    positions: dict[str, int] = {}
+    ignored: list[str] = []
+    for index, header in enumerate(headers):
+        field = lookup.get(normalize_header(header))
+        if field is None:
+            if header.strip():
+                ignored.append(header.strip())
+            continue
+        if field in positions:
+            first = headers[positions[field]].strip()
+            raise UnreadableFile(
+                f"两列都表示「{labels[field][0]}」: '{first}' 和 '{header.strip()}' "
+                f"(two columns mean {labels[field][1]}); keep one"
+            )
+        positions[field] = index
+    missing = [f for f in required if f not in positions]
+    if missing:
+        wanted = ", ".join(f"{labels[f][0]} ({labels[f][1]})" for f in missing)
+        found = ", ".join(h.strip() for h in headers if h.strip()) or "none"
+        raise UnreadableFile(
+            f"缺少必填列 missing required column(s): {wanted}; columns found: {found}"
+        )
+    return ColumnMap(positions=positions, headers=headers, ignored=ignored)
+
+
+class ImportBatch(Base):
+    """One run of an import: who, which file (by SHA-256), the counts.
+    Persons created by a batch point at it, so a creation is traceable to
+    the batch's audit event."""
+
+    __tablename__ = "import_batch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
+    jurisdiction: Mapped[str] = mapped_column(code_type(12), index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    notices: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    headers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class ImportReject(Base):
+    """A row an import refused, with the reason, for the rejects report."""
+
+    __tablename__ = "import_reject"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batch.id"), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    column: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    row_values: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+def broken_rejects(table: StringTable) -> list[Reject]:
+    return [
+        Reject(b.row_number, "(整行 whole row)", b.text, b.reason, b.reason) for b in table.broken
+    ]
+
+
+def save_rejects(
+    session: Session, batch_id: int, rejects: list[Reject], table: StringTable
+) -> None:
+    if not rejects:
+        return
+    index_of = {int(n): i for i, n in enumerate(table.row_numbers)}
+    rows = []
+    for reject in rejects:
+        index = index_of.get(reject.row_number)
+        values = table.row_values(index) if index is not None else [reject.value]
+        rows.append(
+            {
+                "batch_id": batch_id,
+                "row_number": reject.row_number,
+                "column": reject.column[:64],
+                "value": reject.value,
+                "reason": f"{reject.reason_zh} | {reject.reason_en}",
+                "row_values": values,
+            }
+        )
+    session.execute(insert(ImportReject), rows)
+
+
+def rejects_report(session: Session, batch: ImportBatch) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a batch's rejects report: the original columns (so
+    the file can be fixed and imported again), then row, column and reason.
+    The caller checks the actor may see the batch."""
+    batch_id = batch.id
+    records = session.scalars(
+        select(ImportReject)
+        .where(ImportReject.batch_id == batch_id)
+        .order_by(ImportReject.row_number, ImportReject.id)
+    ).all()
+    merged: dict[int, list[ImportReject]] = {}
+    for record in records:
+        merged.setdefault(record.row_number, []).append(record)
+    width = len(batch.headers)
+    rows = []
+    for row_number, items in merged.items():
+        values = [str(v) for v in items[0].row_values][:width]
+        values += [""] * (width - len(values))
+        columns = "; ".join(dict.fromkeys(i.column for i in items))
+        reasons = "; ".join(i.reason.split(" | ")[0] for i in items)
+        reasons_en = "; ".join(i.reason.split(" | ")[-1] for i in items)
+        rows.append([*values, str(row_number), columns, reasons, reasons_en])
+    header = [*batch.headers, *REPORT_COLUMNS]
+    return header, rows
