@@ -182,6 +182,8 @@ def copy_out(conn: Connection, query: str, schema: pa.Schema) -> pa.Table:
         if pa.types.is_date32(field.type):
             text = pa.array(values, type=pa.string())
             arrays.append(pc.cast(pc.strptime(text, format="%Y-%m-%d", unit="s"), pa.date32()))
+        elif pa.types.is_boolean(field.type):  # SQLite answers 0 and 1
+            arrays.append(pa.array([None if v is None else bool(v) for v in values], pa.bool_()))
         else:
             arrays.append(pa.array(values, type=field.type))
     return pa.Table.from_arrays(arrays, schema=schema)

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import typer
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from fangkong.access.models import User
-from fangkong.access.service import SYSTEM, Actor, actor_of
+from fangkong.access.service import SYSTEM
+from fangkong.cliutil import AsUser, actor_for, finish_import, read_input, report_import
 from fangkong.config import get_settings
-from fangkong.errors import FangkongError, UnreadableFile
+from fangkong.errors import FangkongError
+from fangkong.testing.cli import testing_app
 
 app = typer.Typer(help="Fangkong (防控) outbreak command system", no_args_is_help=True)
 db_app = typer.Typer(help="database schema", no_args_is_help=True)
@@ -28,18 +29,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(people_app, name="people")
 app.add_typer(sim_app, name="sim")
 app.add_typer(users_app, name="users")
-
-AsUser = typer.Option(None, "--as-user", help="act as this user (role and jurisdiction)")
-
-
-def _actor(session: Session, username: str | None) -> Actor:
-    if username is None:
-        return SYSTEM
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        typer.echo(f"error: no user {username!r}", err=True)
-        raise typer.Exit(2)
-    return actor_of(user)
+app.add_typer(testing_app, name="testing")
 
 
 @db_app.command("upgrade")
@@ -70,43 +60,26 @@ def people_import(
     2: the file cannot be read at all."""
     from fangkong.db import session_scope
     from fangkong.people.importing import import_people, rejects_report_rows
-    from fangkong.tabular import write_rows
 
-    try:
-        data = file.read_bytes()
-    except OSError as error:
-        typer.echo(f"error: cannot read {file}: {error.strerror}", err=True)
-        raise typer.Exit(2) from None
+    data = read_input(file)
     started = time.perf_counter()
     with session_scope() as session:
-        actor = _actor(session, as_user)
+        actor = actor_for(session, as_user)
         try:
             result = import_people(
                 session, actor, data, file.name, progress=lambda m: typer.echo(m, err=True)
             )
-        except UnreadableFile as error:
-            typer.echo(f"error: {error.message}", err=True)
-            raise typer.Exit(2) from None
         except FangkongError as error:
             typer.echo(f"error: {error.message}", err=True)
             raise typer.Exit(2) from None
-        for notice in result.notices:
-            typer.echo(f"note: {notice}", err=True)
-        if report is not None and result.rejected:
-            header, rows = rejects_report_rows(session, actor, result.batch_id)
-            report.write_bytes(write_rows(header, rows, "csv"))
-            typer.echo(f"rejected rows written to {report}", err=True)
+        report_import(result, report, lambda: rejects_report_rows(session, actor, result.batch_id))
     elapsed = time.perf_counter() - started
-    typer.echo(result.summary)
     typer.echo(
         f"batch {result.batch_id}: inserted {result.inserted}, updated {result.updated}, "
         f"duplicate suspects {result.duplicate_suspects}, {elapsed:.1f} s",
         err=True,
     )
-    if result.rejected and report is None:
-        for reject in result.rejects[:20]:
-            typer.echo(f"  row {reject.row_number} {reject.column}: {reject.reason_zh}", err=True)
-    raise typer.Exit(1 if result.rejected else 0)
+    finish_import(result, report)
 
 
 @people_app.command("export")
@@ -124,7 +97,7 @@ def people_export(
 
     fmt = out.suffix.lstrip(".").lower()
     with session_scope() as session:
-        actor = _actor(session, as_user)
+        actor = actor_for(session, as_user)
         rows = export_rows(session, actor, search, region=region, unmasked=unmasked)
         try:
             out.write_bytes(write_rows(EXPORT_HEADER, rows, fmt))
@@ -160,6 +133,62 @@ def sim_population(
     typer.echo(f"wrote {count} persons to {out}")
 
 
+@sim_app.command("samples")
+def sim_samples(
+    out: Path = typer.Argument(..., help="sampling file to write (CSV)"),
+    round_id: int = typer.Option(..., "--round"),
+    coverage: float = typer.Option(0.97, min=0, max=1, help="share of persons who come"),
+    seed: int = typer.Option(1),
+) -> None:
+    """Sampling records for a round, from the registry: neighbours pooled
+    with the round's pool size; infants and a share of absentees left out."""
+    from fangkong import clock
+    from fangkong.db import session_scope
+    from fangkong.sim.sampling import round_population, sampling_records, write_csv
+    from fangkong.testing.rounds import get_round, infant_cutoff, round_areas
+
+    with session_scope() as session:
+        testing_round = get_round(session, SYSTEM, round_id)
+        areas = round_areas(session, round_id)
+        persons = round_population(session.connection(), [p for p, _ in areas])
+        records = sampling_records(
+            persons,
+            pool_size=testing_round.pool_size,
+            tube_prefix=f"R{round_id:03d}T",
+            started_at=testing_round.starts_at.astimezone(get_settings().zone),
+            window_hours=min(12.0, (clock.now() - testing_round.starts_at).total_seconds() / 3600),
+            coverage=coverage,
+            infant_cutoff=infant_cutoff(testing_round),
+            seed=seed,
+        )
+    write_csv(records, out)
+    typer.echo(f"{records.num_rows} sampling records written to {out}")
+
+
+@sim_app.command("results")
+def sim_results(
+    samples: Path = typer.Argument(..., help="a sampling file written by `sim samples`"),
+    out: Path = typer.Argument(..., help="result file to write (CSV)"),
+    prevalence: float = typer.Option(0.001, min=0, max=1),
+    seed: int = typer.Option(1),
+) -> None:
+    """Lab results for a sampling file: tubes with an infected swab are positive."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from fangkong.sim.sampling import SAMPLE_HEADER, lab_results, write_csv
+
+    table = pacsv.read_csv(
+        samples,
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in SAMPLE_HEADER}, strings_can_be_null=False
+        ),
+    )
+    results, infected = lab_results(table, prevalence=prevalence, seed=seed)
+    write_csv(results, out)
+    typer.echo(f"{results.num_rows} results ({len(infected)} persons infected) written to {out}")
+
+
 @users_app.command("create")
 def users_create(
     username: str = typer.Option(...),
@@ -176,7 +205,7 @@ def users_create(
         try:
             user = create_user(
                 session,
-                _actor(session, as_user),
+                actor_for(session, as_user),
                 username=username,
                 password=password,
                 role=role,
@@ -204,7 +233,7 @@ def users_token(
         if user is None:
             typer.echo(f"error: no user {username!r}", err=True)
             raise typer.Exit(2)
-        token = issue_api_token(session, _actor(session, as_user), user_id=user.id, name=name)
+        token = issue_api_token(session, actor_for(session, as_user), user_id=user.id, name=name)
     typer.echo(token)
 
 

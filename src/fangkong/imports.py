@@ -4,14 +4,18 @@ and the rejected-row record a report is written from."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from fangkong import clock
 from fangkong.db import Base, UtcDateTime, code_type
 from fangkong.errors import UnreadableFile
 from fangkong.tabular import StringTable
@@ -170,3 +174,85 @@ def rejects_report(session: Session, batch: ImportBatch) -> tuple[list[str], lis
         rows.append([*values, str(row_number), columns, reasons, reasons_en])
     header = [*batch.headers, *REPORT_COLUMNS]
     return header, rows
+
+
+TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
+
+
+def parse_local_times(values: pa.Array, zone: str) -> pa.Array:
+    """Cells like '2022-03-14 08:30', '2022/3/14 8:30:05' or
+    '2022-03-14T08:30:00' in the command centre's time zone, or ISO times
+    with an offset ('...+08:00', '...Z'), as UTC timestamps; null where a
+    cell is not a time."""
+    text = pc.utf8_trim_whitespace(values)
+    with_offset = pc.match_substring_regex(text, r"([+-]\d{2}:?\d{2}|Z)$")
+    text = pc.replace_substring_regex(text, r"[/.]", "-")
+    text = pc.replace_substring_regex(text, r"^(\d{4})-(\d)-", r"\1-0\2-")
+    text = pc.replace_substring_regex(text, r"^(\d{4}-\d{2})-(\d)\b", r"\1-0\2")
+    text = pc.replace_substring_regex(text, r"^(\S+)[T ](\d):", r"\1 0\2:")
+    text = pc.replace_substring_regex(text, r"^(\S+)T", r"\1 ")
+    local: pa.Array = pa.nulls(len(text), pa.timestamp("us"))
+    for fmt in TIME_FORMATS:
+        parsed = pc.strptime(text, format=fmt, unit="us", error_is_null=True)
+        local = pc.coalesce(local, parsed)
+    utc = pc.assume_timezone(local, zone, ambiguous="earliest", nonexistent="earliest")
+    offsets = pc.replace_substring_regex(text, r"Z$", "+0000")
+    offsets = pc.replace_substring_regex(offsets, r"([+-]\d{2}):(\d{2})$", r"\1\2")
+    explicit = pc.strptime(offsets, format="%Y-%m-%d %H:%M:%S%z", unit="us", error_is_null=True)
+    explicit = pc.coalesce(
+        explicit, pc.strptime(offsets, format="%Y-%m-%d %H:%M%z", unit="us", error_is_null=True)
+    )
+    return pc.if_else(with_offset, explicit, utc.cast(pa.timestamp("us", "UTC")))
+
+
+def open_batch(
+    session: Session,
+    actor_id: int | None,
+    jurisdiction: str,
+    *,
+    kind: str,
+    data: bytes,
+    filename: str,
+    table: StringTable,
+    columns: ColumnMap,
+) -> ImportBatch:
+    """Record the start of an import (inside the caller's transaction);
+    refuses a file with headers and no rows."""
+    if table.num_rows == 0 and not table.broken:
+        raise UnreadableFile("文件只有表头，没有数据行 (the file has headers but no rows)")
+    notices = list(table.notices)
+    if columns.ignored:
+        notices.append("忽略了不认识的列 ignored unknown columns: " + ", ".join(columns.ignored))
+    batch = ImportBatch(
+        kind=kind,
+        filename=filename[:255],
+        sha256=hashlib.sha256(data).hexdigest(),
+        actor_id=actor_id,
+        jurisdiction=jurisdiction,
+        started_at=clock.now(),
+        status="running",
+        notices=notices,
+        headers=list(table.headers),
+    )
+    session.add(batch)
+    session.flush()
+    return batch
+
+
+def close_batch(
+    session: Session,
+    batch: ImportBatch,
+    *,
+    accepted: int,
+    unchanged: int,
+    rejects: list[Reject],
+    table: StringTable,
+) -> int:
+    """Save the rejected rows and the counts; returns the number of rejected
+    rows (a row with several reasons counts once)."""
+    save_rejects(session, batch.id, rejects, table)
+    batch.status = "done"
+    batch.finished_at = clock.now()
+    batch.accepted, batch.unchanged = accepted, unchanged
+    batch.rejected = len({r.row_number for r in rejects})
+    return batch.rejected

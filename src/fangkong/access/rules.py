@@ -32,6 +32,12 @@ class Permission(StrEnum):
     ZONES_MANAGE = "zones.manage"
     AUDIT_READ = "audit.read"
     USERS_MANAGE = "users.manage"
+    TESTING_READ = "testing.read"  # rounds, coverage, boards, missing lists
+    TESTING_MANAGE = "testing.manage"  # rounds, sites
+    TESTING_SAMPLE = "testing.sample"  # tubes and their members, sampling files
+    TESTING_RESULTS = "testing.results"  # lab results
+    TESTING_EXEMPT = "testing.exempt"  # exemptions from a round
+    TESTING_RESOLVE = "testing.resolve"  # settle a tube's conflicting results
 
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -58,6 +64,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.REGISTRY_RESOLVE_DUPLICATES,
             _P.ZONES_MANAGE,
             _P.AUDIT_READ,
+            _P.TESTING_READ,
+            _P.TESTING_MANAGE,
+            _P.TESTING_SAMPLE,
+            _P.TESTING_EXEMPT,
+            _P.TESTING_RESOLVE,
         }
     ),
     Role.COMMUNITY_WORKER: frozenset(
@@ -67,11 +78,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.REGISTRY_WRITE,
             _P.REGISTRY_IMPORT,
             _P.REGISTRY_RESOLVE_DUPLICATES,
+            _P.TESTING_READ,
+            _P.TESTING_SAMPLE,
+            _P.TESTING_EXEMPT,
         }
     ),
-    Role.SAMPLER: frozenset({_P.REGISTRY_READ}),
-    Role.LAB: frozenset(),
-    Role.EPIDEMIOLOGIST: frozenset({_P.REGISTRY_READ, _P.REGISTRY_READ_PERSONAL}),
+    Role.SAMPLER: frozenset({_P.REGISTRY_READ, _P.TESTING_READ, _P.TESTING_SAMPLE}),
+    Role.LAB: frozenset({_P.TESTING_READ, _P.TESTING_RESULTS, _P.TESTING_RESOLVE}),
+    Role.EPIDEMIOLOGIST: frozenset({_P.REGISTRY_READ, _P.REGISTRY_READ_PERSONAL, _P.TESTING_READ}),
     Role.FACILITY_MANAGER: frozenset({_P.REGISTRY_READ}),
     Role.SUPPLY_OFFICE: frozenset(),
     Role.CHECKPOINT_OFFICER: frozenset(),

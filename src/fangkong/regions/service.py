@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -138,7 +139,7 @@ def designate_zone(
             ensure_in_scope(actor, address.region_code if address else None, "address")
             assert address is not None
             codes.append(address.region_code)
-    common = _common_prefix(codes)
+    common = common_prefix(codes)
     zone = RiskZone(
         name=name.strip(),
         level=level,
@@ -207,13 +208,54 @@ def zone_level_at(session: Session, address_id: int, at: datetime | None = None)
     return min(levels, key=lambda lv: ZONE_RANK[lv]) if levels else None
 
 
+@dataclass(frozen=True)
+class ZoneCover:
+    """Where zones of some levels are in force: region prefixes and single
+    addresses, each with the strictest level laid on it."""
+
+    prefixes: dict[str, str]
+    addresses: dict[int, str]
+
+    def level_of(self, region_code: str, address_id: int | None) -> str | None:
+        levels = [lv for p, lv in self.prefixes.items() if region_code.startswith(p)]
+        if address_id is not None and address_id in self.addresses:
+            levels.append(self.addresses[address_id])
+        return min(levels, key=lambda lv: ZONE_RANK[lv]) if levels else None
+
+
+def zones_in_force(
+    session: Session, levels: tuple[str, ...], at: datetime | None = None
+) -> ZoneCover:
+    """Every area under a zone of one of ``levels`` at ``at`` (now by default),
+    for checks over many persons at once."""
+    at = at or clock.now()
+    stmt = (
+        select(RiskZone.level, Region.prefix, RiskZoneArea.address_id)
+        .join(RiskZoneArea, RiskZoneArea.zone_id == RiskZone.id)
+        .outerjoin(Region, Region.code == RiskZoneArea.region_code)
+        .where(
+            RiskZone.level.in_(levels),
+            RiskZone.starts_at <= at,
+            or_(RiskZone.ends_at.is_(None), RiskZone.ends_at > at),
+        )
+    )
+    prefixes: dict[str, str] = {}
+    addresses: dict[int, str] = {}
+    for level, prefix, address_id in session.execute(stmt):
+        target: dict[Any, str] = prefixes if prefix is not None else addresses
+        key = prefix if prefix is not None else address_id
+        if key not in target or ZONE_RANK[level] < ZONE_RANK[target[key]]:
+            target[key] = level
+    return ZoneCover(prefixes, addresses)
+
+
 def active_zones(session: Session, actor: Actor) -> list[RiskZone]:
     now = clock.now()
     stmt = select(RiskZone).where(or_(RiskZone.ends_at.is_(None), RiskZone.ends_at > now))
     return list(session.scalars(scope(stmt, RiskZone.region_code, actor).order_by(RiskZone.id)))
 
 
-def _common_prefix(codes: list[str]) -> str:
+def common_prefix(codes: list[str]) -> str:
     first = codes[0]
     length = len(first)
     for code in codes[1:]:

@@ -1,0 +1,474 @@
+"""``import_samples``: a sampling file from handhelds (one row per person in a
+tube), into a round. Same rules and words as the one-by-one flow
+(:mod:`fangkong.testing.sampling`), decided for the whole file at once
+(:mod:`fangkong.testing.sample_rules`) and written with COPY; one
+transaction, so the printed counts are saved counts. A re-uploaded batch
+changes nothing: a swab is identified by its tube and person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Connection, select, text
+from sqlalchemy.orm import Session
+
+from fangkong import clock
+from fangkong.access.rules import Permission
+from fangkong.access.service import Actor, record_audit, require
+from fangkong.bulkio import (
+    bulk_cache,
+    copy_in,
+    copy_out,
+    db_time,
+    is_postgres,
+    lock_for_append,
+    reserve_ids,
+)
+from fangkong.config import get_settings
+from fangkong.errors import InvalidInput
+from fangkong.imports import (
+    Reject,
+    broken_rejects,
+    close_batch,
+    map_columns,
+    open_batch,
+    parse_local_times,
+)
+from fangkong.people.lookup import persons_by_id_number
+from fangkong.policy import get_policy
+from fangkong.regions.service import zones_in_force
+from fangkong.tabular import StringTable, read_table
+from fangkong.testing.models import FollowUpTask, SamplingSite
+from fangkong.testing.rounds import get_round, round_areas
+from fangkong.testing.rules import allowed_pool_sizes, reason
+from fangkong.testing.sample_rules import (
+    NEW,
+    Decisions,
+    KnownMembers,
+    KnownTubes,
+    SampleRows,
+    area_pool_sizes,
+    decide_samples,
+    in_zones,
+)
+
+SAMPLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "tube": ("试管条码", "tube", "管码", "条码", "试管编号", "barcode", "tube_barcode"),
+    "pool_size": ("混采人数", "pool_size", "管容量", "混管人数", "pool"),
+    "id_number": ("身份证号", "id_number", "证件号码", "证件号", "公民身份号码", "identity_number"),
+    "sampled_at": ("采样时间", "sampled_at", "sampling_time", "time"),
+    "site": ("采样点", "site", "采样点名称", "site_name", "site_id"),
+}
+REQUIRED = ("tube", "id_number", "sampled_at")
+CLOCK_SKEW_MINUTES = 10  # a handheld's clock may run a little ahead
+
+
+@dataclass
+class SampleImportResult:
+    batch_id: int
+    accepted: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    tubes: int = 0
+    followups: int = 0
+    notices: list[str] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"accepted {self.accepted}, unchanged {self.unchanged}, rejected {self.rejected}, "
+            f"tubes {self.tubes}, follow-ups {self.followups}"
+        )
+
+
+@dataclass
+class _Cells:
+    barcode: pa.Array
+    id_number: pa.Array
+    pool_given: np.ndarray
+    sampled_at: pa.Array
+    site_id: np.ndarray
+    bad: np.ndarray
+    rejects: list[Reject]
+
+
+def _column(table: StringTable, positions: dict[str, int], name: str) -> pa.Array:
+    if name not in positions:
+        return pa.array([""] * table.num_rows, pa.string())
+    return pc.utf8_trim_whitespace(table.columns[positions[name]])
+
+
+def _read_cells(
+    session: Session, actor: Actor, table: StringTable, positions: dict[str, int]
+) -> _Cells:
+    n = table.num_rows
+    rows = table.row_numbers
+    bad = np.zeros(n, dtype=bool)
+    rejects: list[Reject] = []
+
+    def refuse(
+        mask: np.ndarray, column: str, values: pa.Array, key: str, detail: object = ""
+    ) -> None:
+        zh, en = reason(key, detail)
+        for i in np.flatnonzero(mask & ~bad):
+            rejects.append(Reject(int(rows[i]), column, str(values[i].as_py()), zh, en))
+        bad[mask] = True
+
+    barcode = _column(table, positions, "tube")
+    id_number = pc.utf8_upper(_column(table, positions, "id_number"))
+    refuse(_empty(barcode), "tube", barcode, "required")
+    refuse(np.asarray(pc.greater(pc.utf8_length(barcode), 40)), "tube", barcode, "required")
+    refuse(_empty(id_number), "id_number", id_number, "required")
+
+    pool_text = _column(table, positions, "pool_size")
+    pool = pc.cast(pc.if_else(_pa(_empty(pool_text)), "0", pool_text), pa.int64(), safe=False)
+    not_number = ~np.asarray(pc.match_substring_regex(pool_text, r"^\d{0,3}$"))
+    sizes = ", ".join(map(str, allowed_pool_sizes(get_policy())))
+    refuse(not_number, "pool_size", pool_text, "pool_size_not_allowed", sizes)
+    pool_given = np.where(not_number, 0, np.asarray(pc.fill_null(pool, 0)))
+
+    time_text = _column(table, positions, "sampled_at")
+    sampled_at = parse_local_times(time_text, get_settings().timezone)
+    refuse(_empty(time_text), "sampled_at", time_text, "required")
+    refuse(np.asarray(pc.is_null(sampled_at)), "sampled_at", time_text, "bad_time")
+    latest = (
+        pa.scalar(clock.now(), pa.timestamp("us", "UTC")).value + CLOCK_SKEW_MINUTES * 60_000_000
+    )
+    future = pc.fill_null(pc.greater(pc.cast(sampled_at, pa.int64()), latest), False)
+    refuse(np.asarray(future), "sampled_at", time_text, "future_time")
+
+    site_text = _column(table, positions, "site")
+    site_id = np.full(n, -1, dtype=np.int64)
+    given = ~_empty(site_text)
+    if given.any():
+        sites = _sites_by_key(session, actor)
+        keys = site_text.to_pylist()
+        for i in np.flatnonzero(given):
+            site_id[i] = sites.get(keys[i], -2)
+        refuse(site_id == -2, "site", site_text, "unknown_site")
+    return _Cells(barcode, id_number, pool_given, sampled_at, site_id, bad, rejects)
+
+
+def _empty(values: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(pc.equal(values, ""), True))
+
+
+def _pa(mask: np.ndarray) -> pa.Array:
+    return pa.array(mask, pa.bool_())
+
+
+def _sites_by_key(session: Session, actor: Actor) -> dict[str, int]:
+    stmt = select(SamplingSite.id, SamplingSite.name).where(
+        SamplingSite.region_code.startswith(actor.jurisdiction, autoescape=True)
+    )
+    keys: dict[str, int] = {}
+    for site_id, name in session.execute(stmt):
+        keys[str(site_id)] = site_id
+        keys.setdefault(name, site_id)
+    return keys
+
+
+def import_samples(
+    session: Session, actor: Actor, round_id: int, data: bytes, filename: str
+) -> SampleImportResult:
+    """Import a sampling file into a round. Raises ``UnreadableFile`` when
+    nothing can be read."""
+    require(actor, Permission.TESTING_SAMPLE)
+    testing_round = get_round(session, actor, round_id)
+    if testing_round.status != "open":
+        zh, en = reason("round_closed")
+        raise InvalidInput("round_id", f"{zh} ({en})")
+    table = read_table(data, filename)
+    columns = map_columns(table.headers, SAMPLE_COLUMNS, REQUIRED)
+    batch = open_batch(
+        session,
+        actor.user_id,
+        actor.jurisdiction,
+        kind="samples",
+        data=data,
+        filename=filename,
+        table=table,
+        columns=columns,
+    )
+    result = SampleImportResult(batch_id=batch.id, notices=list(batch.notices))
+    cells = _read_cells(session, actor, table, columns.positions)
+    conn = session.connection()
+    with bulk_cache(conn):
+        lock_for_append(conn, ("tube", "tube_member"))
+        decisions, rows = _decide(session, conn, actor, round_id, cells)
+        _write(conn, round_id, cells, rows, decisions, result)
+    rejects = broken_rejects(table) + cells.rejects + _decision_rejects(table, cells, decisions)
+    result.rejects = sorted(rejects, key=lambda r: r.row_number)
+    result.unchanged = int((decisions.status == 1).sum())
+    result.rejected = close_batch(
+        session,
+        batch,
+        accepted=result.accepted,
+        unchanged=result.unchanged,
+        rejects=result.rejects,
+        table=table,
+    )
+    record_audit(
+        session,
+        actor,
+        "samples.import",
+        "import_batch",
+        batch.id,
+        actor.jurisdiction or None,
+        {
+            "round": round_id,
+            "file": filename,
+            "sha256": batch.sha256,
+            "accepted": result.accepted,
+            "unchanged": result.unchanged,
+            "rejected": result.rejected,
+            "tubes": result.tubes,
+        },
+    )
+    session.commit()
+    return result
+
+
+def _decide(
+    session: Session, conn: Connection, actor: Actor, round_id: int, cells: _Cells
+) -> tuple[Decisions, SampleRows]:
+    found = persons_by_id_number(conn, cells.id_number, actor.jurisdiction)
+    at = pc.index_in(cells.id_number, value_set=found.column("id_number"))
+    hit = np.asarray(pc.is_valid(at))
+    index = np.asarray(pc.fill_null(at, 0))
+    person = found.take(pa.array(index)) if found.num_rows else None
+
+    def person_ints(name: str) -> np.ndarray:
+        if person is None:
+            return np.full(len(hit), -1, dtype=np.int64)
+        values = np.asarray(pc.fill_null(person.column(name), -1).to_numpy(), dtype=np.int64)
+        return np.where(hit, values, -1)
+
+    region: pa.Array = pa.nulls(len(hit), pa.string())
+    if person is not None:
+        known_region = person.column("region_code").combine_chunks()
+        region = pc.if_else(_pa(hit), known_region, pa.scalar(None, pa.string()))
+    rows = SampleRows(
+        barcode=cells.barcode,
+        pool_given=cells.pool_given,
+        person_id=person_ints("person_id"),
+        region_code=region,
+        address_id=person_ints("address_id"),
+    )
+    policy = get_policy()
+    zones = zones_in_force(session, policy.single_tube_zone_levels)
+    decisions = decide_samples(
+        rows,
+        round_id=round_id,
+        area_sizes=area_pool_sizes(rows.region_code, round_areas(session, round_id)),
+        allowed_sizes=allowed_pool_sizes(policy),
+        tubes=_known_tubes(conn, cells.barcode, actor.jurisdiction),
+        members=_known_members(conn, round_id, rows.person_id),
+        open_tasks=_open_tasks(session, round_id),
+        single_tube_only=in_zones(rows, list(zones.prefixes), list(zones.addresses)),
+        already_rejected=cells.bad,
+    )
+    return decisions, rows
+
+
+def _open_tasks(session: Session, round_id: int) -> dict[int, int]:
+    stmt = select(FollowUpTask.person_id, FollowUpTask.id).where(
+        FollowUpTask.round_id == round_id, FollowUpTask.state == "open"
+    )
+    return {int(person): int(task) for person, task in session.execute(stmt)}
+
+
+TUBE_LOOKUP = pa.schema(
+    [
+        ("barcode", pa.string()),
+        ("round_id", pa.int64()),
+        ("pool_size", pa.int64()),
+        ("state", pa.string()),
+        ("region_code", pa.string()),
+        ("members", pa.int64()),
+    ]
+)
+MEMBER_LOOKUP = pa.schema(
+    [("person_id", pa.int64()), ("barcode", pa.string()), ("followup", pa.bool_())]
+)
+
+
+def _stage(conn: Connection, name: str, column: str, sql_type: str, values: pa.Array) -> None:
+    conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    conn.execute(text(f"CREATE TEMPORARY TABLE {name} ({column} {sql_type})"))
+    copy_in(conn, name, pa.table({column: values}))
+    if is_postgres(conn):
+        conn.execute(text(f"ANALYZE {name}"))
+
+
+def _known_tubes(conn: Connection, barcodes: pa.Array, jurisdiction: str) -> KnownTubes:
+    collate = ' COLLATE "C"' if is_postgres(conn) else ""
+    _stage(conn, "stage_barcode", "barcode", f"VARCHAR(40){collate}", pc.unique(barcodes))
+    tubes = copy_out(
+        conn,
+        """SELECT t.barcode, t.round_id, t.pool_size, t.state, t.region_code,
+            (SELECT COUNT(*) FROM tube_member m WHERE m.tube_id = t.id)
+        FROM stage_barcode s JOIN tube t ON t.barcode = s.barcode""",
+        TUBE_LOOKUP,
+    )
+    conn.execute(text("DROP TABLE stage_barcode"))
+    return KnownTubes(
+        barcode=tubes.column("barcode").combine_chunks(),
+        round_id=tubes.column("round_id").to_numpy(),
+        pool_size=tubes.column("pool_size").to_numpy(),
+        state=tubes.column("state").to_pylist(),
+        members=tubes.column("members").to_numpy(),
+        in_scope=np.asarray(pc.starts_with(tubes.column("region_code"), jurisdiction)),
+    )
+
+
+def _known_members(conn: Connection, round_id: int, person_ids: np.ndarray) -> KnownMembers:
+    persons = np.unique(person_ids[person_ids >= 0])
+    _stage(conn, "stage_person_id", "person_id", "BIGINT", pa.array(persons, pa.int64()))
+    members = copy_out(
+        conn,
+        f"""SELECT m.person_id, t.barcode, m.task_id IS NOT NULL
+        FROM stage_person_id s
+        JOIN tube_member m ON m.person_id = s.person_id AND m.round_id = {int(round_id)}
+        JOIN tube t ON t.id = m.tube_id""",
+        MEMBER_LOOKUP,
+    )
+    conn.execute(text("DROP TABLE stage_person_id"))
+    return KnownMembers(
+        person_id=members.column("person_id").to_numpy(),
+        barcode=members.column("barcode").combine_chunks(),
+        followup=np.asarray(members.column("followup").to_numpy(zero_copy_only=False), dtype=bool),
+    )
+
+
+def _write(
+    conn: Connection,
+    round_id: int,
+    cells: _Cells,
+    rows: SampleRows,
+    decisions: Decisions,
+    result: SampleImportResult,
+) -> None:
+    accepted = np.flatnonzero(decisions.status == NEW)
+    result.accepted = len(accepted)
+    if not len(accepted):
+        return
+    take = pa.array(accepted, pa.int64())
+    swabs = pa.table(
+        {
+            "barcode": cells.barcode.take(take),
+            "person_id": pa.array(rows.person_id[accepted], pa.int64()),
+            "region_code": rows.region_code.take(take),
+            "sampled_at": cells.sampled_at.take(take),
+            "pool_size": pa.array(decisions.pool_size[accepted], pa.int64()),
+            "site_id": pa.array(cells.site_id[accepted], pa.int64()),
+            "task_id": pa.array(decisions.task_id[accepted], pa.int64()),
+        }
+    )
+    tube_ids = _create_tubes(conn, round_id, swabs, result)
+    task = swabs.column("task_id")
+    no_task = pc.equal(task, -1)
+    copy_in(
+        conn,
+        "tube_member",
+        pa.table(
+            {
+                "id": reserve_ids(conn, "tube_member", swabs.num_rows),
+                "tube_id": tube_ids,
+                "round_id": pa.repeat(pa.scalar(round_id, pa.int64()), swabs.num_rows),
+                "person_id": swabs.column("person_id"),
+                "region_code": swabs.column("region_code"),
+                "sampled_at": swabs.column("sampled_at"),
+                "task_id": pc.if_else(no_task, pa.scalar(None, pa.int64()), task),
+            }
+        ),
+    )
+    followups = swabs.filter(pc.invert(no_task))
+    result.followups = followups.num_rows
+    if followups.num_rows:
+        conn.execute(
+            text("UPDATE follow_up_task SET state = 'done', done_at = :at WHERE id = :id"),
+            [
+                {"id": t, "at": db_time(conn, at)}
+                for t, at in zip(
+                    followups.column("task_id").to_pylist(),
+                    followups.column("sampled_at").to_pylist(),
+                    strict=True,
+                )
+            ],
+        )
+
+
+def _create_tubes(
+    conn: Connection, round_id: int, swabs: pa.Table, result: SampleImportResult
+) -> pa.Array:
+    """Tubes for barcodes not yet known (collected: a file lists sealed
+    tubes); returns each swab's tube id."""
+    collate = ' COLLATE "C"' if is_postgres(conn) else ""
+    barcodes_in_file = pc.unique(swabs.column("barcode"))
+    _stage(conn, "stage_new_barcode", "barcode", f"VARCHAR(40){collate}", barcodes_in_file)
+    existing = copy_out(
+        conn,
+        "SELECT t.barcode, t.id FROM stage_new_barcode s JOIN tube t ON t.barcode = s.barcode",
+        pa.schema([("barcode", pa.string()), ("id", pa.int64())]),
+    )
+    conn.execute(text("DROP TABLE stage_new_barcode"))
+    fresh = swabs.filter(
+        pc.invert(pc.is_in(swabs.column("barcode"), value_set=existing.column("barcode")))
+    )
+    grouped = fresh.group_by("barcode", use_threads=False).aggregate(
+        [
+            ("sampled_at", "min"),
+            ("sampled_at", "max"),
+            ("region_code", "first"),
+            ("pool_size", "first"),
+            ("site_id", "max"),
+            ("task_id", "max"),
+        ]
+    )
+    count = grouped.num_rows
+    result.tubes = count
+    ids = reserve_ids(conn, "tube", count)
+    if count:
+        site = grouped.column("site_id_max")
+        copy_in(
+            conn,
+            "tube",
+            pa.table(
+                {
+                    "id": ids,
+                    "barcode": grouped.column("barcode"),
+                    "region_code": grouped.column("region_code_first"),
+                    "site_id": pc.if_else(pc.less(site, 0), pa.scalar(None, pa.int64()), site),
+                    "pool_size": grouped.column("pool_size_first"),
+                    "purpose": pc.if_else(
+                        pc.greater_equal(grouped.column("task_id_max"), 0), "followup", "round"
+                    ),
+                    "opened_at": grouped.column("sampled_at_min"),
+                    "collected_at": grouped.column("sampled_at_max"),
+                }
+            ),
+            {"round_id": round_id, "state": "collected", "lab": "", "conflict": False},
+        )
+    barcodes = pa.concat_arrays(
+        [existing.column("barcode").combine_chunks(), grouped.column("barcode").combine_chunks()]
+    )
+    all_ids = pa.concat_arrays([existing.column("id").combine_chunks(), ids])
+    return all_ids.take(pc.index_in(swabs.column("barcode"), value_set=barcodes))
+
+
+def _decision_rejects(table: StringTable, cells: _Cells, decisions: Decisions) -> list[Reject]:
+    values = {"tube": cells.barcode, "id_number": cells.id_number}
+    rejects = []
+    for i, (column, key, detail) in decisions.reasons.items():
+        if cells.bad[i]:
+            continue
+        zh, en = reason(key, detail)
+        shown = values.get(column)
+        value = str(shown[i].as_py()) if shown is not None else str(decisions.pool_size[i])
+        rejects.append(Reject(int(table.row_numbers[i]), column, value, zh, en))
+    return rejects
