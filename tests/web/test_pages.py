@@ -18,6 +18,8 @@ from fangkong.db import session_scope
 from fangkong.people.models import Person
 from fangkong.regions.catalog import Level
 from fangkong.regions.service import ZONE_LEVELS
+from fangkong.testing.models import RESULTS, TUBE_STATES
+from fangkong.testing.planner import DESIGN_ORDER
 from fangkong.web.i18n import MESSAGES
 from fangkong.web.render import template_dirs
 from tests.factories import person_row, registry_csv
@@ -573,6 +575,11 @@ def test_every_translation_key_used_in_templates_is_in_the_catalogue() -> None:
         "regions.level.": [level.value for level in Level],
         "regions.zone.": list(ZONE_LEVELS),
         "people.sex.": ["M", "F"],
+        "testing.design.": list(DESIGN_ORDER),
+        "testing.result.": list(RESULTS),
+        "testing.state.": list(TUBE_STATES),
+        "testing.status.": ["open", "closed"],
+        "testing.task.": ["open", "done", "overdue", "cancelled"],
     }
     assert {k for k in used if k.endswith(".")} <= set(built)
     for prefix, values in built.items():

@@ -35,6 +35,8 @@ from fangkong.people import api as people_api
 from fangkong.people import views as people_views
 from fangkong.regions import api as regions_api
 from fangkong.regions import views as regions_views
+from fangkong.testing import api as testing_api
+from fangkong.testing import views as testing_views
 from fangkong.web import auth, pages
 from fangkong.web.csrf import CsrfFailed
 from fangkong.web.deps import CurrentActor, SessionDep
@@ -59,6 +61,8 @@ ROUTERS: list[APIRouter] = [
     regions_api.router,
     people_api.router,
     access_api.router,
+    testing_views.router,
+    testing_api.router,
 ]
 
 # Scripts only from this site; inline styles are allowed (ECharts, htmx indicators).

@@ -12,6 +12,7 @@ templates ``<capability>/<page>.html``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,16 @@ environment = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def local_time(moment: datetime | None) -> str:
+    """A stored (UTC) time as the command centre reads it."""
+    if moment is None:
+        return ""
+    return moment.astimezone(get_settings().zone).strftime("%Y-%m-%d %H:%M")
+
+
+environment.globals["local_time"] = local_time
 
 
 def is_htmx(request: Request) -> bool:

@@ -13,7 +13,7 @@
     event.detail.headers["X-CSRF-Token"] = csrfToken();
   });
 
-  // Bar charts: <div data-chart='{"names": [...], "values": [...], "title": "..."}'>.
+  // Charts: <div data-chart='{"names": [...], "values": [...], "title": "...", "kind": "bar"|"line"}'>.
   function drawCharts(root) {
     if (!window.echarts) return;
     root.querySelectorAll("[data-chart]").forEach(function (el) {
@@ -25,7 +25,7 @@
         grid: { left: 8, right: 8, top: 16, bottom: 8, containLabel: true },
         xAxis: { type: "category", data: data.names, axisLabel: { rotate: data.names.length > 6 ? 40 : 0 } },
         yAxis: { type: "value", minInterval: 1 },
-        series: [{ type: "bar", name: data.title || "", data: data.values, itemStyle: { color: "#b3261e" } }]
+        series: [{ type: data.kind === "line" ? "line" : "bar", name: data.title || "", data: data.values, itemStyle: { color: "#b3261e" } }]
       });
       el.dataset.drawn = "1";
       window.addEventListener("resize", function () { chart.resize(); });
