@@ -195,3 +195,75 @@ def test_the_api_documentation_page_renders_for_a_logged_in_user(page: Page) -> 
     page.goto("/api/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("Fangkong API")
     expect(page.locator(".opblock-summary-path").first).to_be_visible()
+
+
+def test_a_sampler_closes_a_tube_and_a_positive_result_shows_its_follow_up_on_the_board(
+    browser: Browser, server: str, site: Site, tmp_path: Path
+) -> None:
+    from sqlalchemy import select
+
+    from fangkong.access.service import SYSTEM
+    from fangkong.db import session_scope
+    from fangkong.people.models import Person
+    from fangkong.testing.rounds import AreaPolicy, create_round
+
+    with session_scope() as session:
+        round_id = create_round(session, SYSTEM, name="浏览器轮次", areas=[AreaPolicy(ANCI, 10)]).id
+        numbers = dict(
+            session.execute(
+                select(Person.name, Person.id_number).where(Person.name.in_(["王安次", "王小次"]))
+            ).all()
+        )
+
+    # A sampler on a phone: open a tube, add two persons, close it.
+    phone = browser.new_context(base_url=server, viewport={"width": 390, "height": 844})
+    page = phone.new_page()
+    log_in(page, "sampler")
+    page.goto("/sampling")
+    page.get_by_label("轮次").select_option(label="浏览器轮次")
+    page.get_by_label("试管条码").fill("BR-0001")
+    page.get_by_role("button", name="开管").click()
+    expect(page.get_by_test_id("tube-barcode")).to_have_text("BR-0001")
+    for name in ("王安次", "王小次"):
+        page.get_by_label("证件号码").fill(numbers[name])
+        page.get_by_role("button", name="加入此管").click()
+        expect(page.get_by_test_id("tube-members")).to_contain_text(name)
+    page.get_by_label("证件号码").fill(numbers["王安次"][:-4] + "9999")
+    page.get_by_role("button", name="加入此管").click()
+    expect(page.get_by_test_id("tube-error")).to_contain_text("找不到此证件号")
+    page.get_by_test_id("close-tube").click()
+    expect(page.get_by_test_id("tube-state")).to_contain_text("已封管")
+    page.screenshot(path=str(tmp_path / "tube.png"), full_page=True)
+    phone.close()
+
+    # The lab uploads a result file that turns the pool positive.
+    lab = browser.new_context(base_url=server)
+    page = lab.new_page()
+    log_in(page, "lab")
+    page.goto(f"/rounds/{round_id}/files")
+    results = (
+        "tube,result,ct_orf1ab,ct_n,lab,tested_at\n"
+        "BR-0001,阳性,27.5,29.0,市检测中心,2022-03-14 10:00\n"
+    )
+    page.locator("form[action$='/files/results'] input[type=file]").set_input_files(
+        {"name": "results.csv", "mimeType": "text/csv", "buffer": results.encode()}
+    )
+    page.locator("form[action$='/files/results'] button").click()
+    expect(page.get_by_test_id("file-summary-line")).to_contain_text(
+        "accepted 1, unchanged 0, rejected 0, conflicts 0, positive tubes 1, newly controlled 2"
+    )
+    lab.close()
+
+    # The county commander sees the pool, both members under control with a task.
+    office = browser.new_context(base_url=server, locale="zh-CN")
+    page = office.new_page()
+    log_in(page, "county")
+    page.goto(f"/rounds/{round_id}")
+    expect(page.get_by_test_id("positive-tubes")).to_have_text("1")
+    page.get_by_role("link", name="阳性混管").first.click()
+    pool = page.get_by_test_id("pool-BR-0001")
+    expect(pool).to_contain_text("王安次")
+    expect(pool).to_contain_text("王小次")
+    expect(pool.get_by_text("待复核")).to_have_count(2)
+    page.screenshot(path=str(tmp_path / "positives.png"), full_page=True)
+    office.close()
