@@ -237,6 +237,17 @@ def users_token(
     typer.echo(token)
 
 
+@app.command("policy")
+def policy_show() -> None:
+    """The policy values in force (FANGKONG_POLICY_*) and their sources."""
+    from fangkong.policy import Policy, get_policy
+
+    policy = get_policy()
+    for name, field in Policy.model_fields.items():
+        typer.echo(f"{name} = {getattr(policy, name)!r}")
+        typer.echo(f"    {field.description}")
+
+
 @app.command("serve")
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the web app."""

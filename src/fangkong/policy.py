@@ -1,7 +1,7 @@
 """Every policy number in one place, each with the source it comes from
 (DESIGN.md habit 13). A command centre changes them by environment
 (``FANGKONG_POLICY_<NAME>``, e.g. ``FANGKONG_POLICY_RESAMPLE_DEADLINE_HOURS=4``)
-without a new release; ``fangkong policy show`` prints the values in force.
+without a new release; ``fangkong policy`` prints the values in force.
 
 Sources cited below:
 
