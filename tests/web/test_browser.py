@@ -209,11 +209,10 @@ def test_a_sampler_closes_a_tube_and_a_positive_result_shows_its_follow_up_on_th
 
     with session_scope() as session:
         round_id = create_round(session, SYSTEM, name="浏览器轮次", areas=[AreaPolicy(ANCI, 10)]).id
-        numbers = dict(
-            session.execute(
-                select(Person.name, Person.id_number).where(Person.name.in_(["王安次", "王小次"]))
-            ).all()
+        rows = session.execute(
+            select(Person.name, Person.id_number).where(Person.name.in_(["王安次", "王小次"]))
         )
+        numbers = {str(name): str(number) for name, number in rows}
 
     # A sampler on a phone: open a tube, add two persons, close it.
     phone = browser.new_context(base_url=server, viewport={"width": 390, "height": 844})

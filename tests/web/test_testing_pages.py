@@ -31,7 +31,7 @@ def _round(name: str) -> int:
 def _id_numbers(*names: str) -> list[str]:
     with session_scope() as session:
         rows = session.execute(select(Person.name, Person.id_number).where(Person.name.in_(names)))
-        found = dict(rows)
+        found = {str(name): str(number) for name, number in rows}
     return [found[n] for n in names]
 
 

@@ -29,7 +29,7 @@ def persons_by_id_number(conn: Connection, id_numbers: pa.Array, jurisdiction: s
     unique = pc.unique(pc.drop_null(id_numbers))
     conn.execute(text("DROP TABLE IF EXISTS stage_lookup_id"))
     collate = ' COLLATE "C"' if is_postgres(conn) else ""
-    conn.execute(text(f"CREATE TEMPORARY TABLE stage_lookup_id (id_number VARCHAR(32){collate})"))
+    conn.execute(text(f"CREATE TEMPORARY TABLE stage_lookup_id (id_number TEXT{collate})"))
     copy_in(conn, "stage_lookup_id", pa.table({"id_number": unique}))
     if is_postgres(conn):
         conn.execute(text("ANALYZE stage_lookup_id"))

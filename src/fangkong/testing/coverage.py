@@ -312,7 +312,8 @@ def sampling_progress(session: Session, actor: Actor, round_id: int) -> list[tup
     prefix = _scope_prefix(session, actor, None)
     offset_hours = _zone_offset_hours()
     if is_postgres(session.connection()):
-        local = f"sampled_at + interval '{offset_hours} hours'"
+        # AT TIME ZONE 'UTC': the server's own zone must not shift the hours
+        local = f"(sampled_at AT TIME ZONE 'UTC') + interval '{offset_hours} hours'"
         bucket = f"to_char(date_trunc('hour', {local}), 'YYYY-MM-DD HH24:00')"
     else:
         bucket = f"strftime('%Y-%m-%d %H:00', sampled_at, '{offset_hours:+d} hours')"

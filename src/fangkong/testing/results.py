@@ -32,7 +32,7 @@ from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.imports import Reject
 from fangkong.testing.followup import follow_up
 from fangkong.testing.models import LabResult, Tube
-from fangkong.testing.rules import reason
+from fangkong.testing.rules import normalize_result, reason
 
 RESULT_ROWS = pa.schema(
     [
@@ -91,7 +91,7 @@ def _reject(row_number: int, column: str, value: str, key: str) -> Reject:
 def _known_tubes(conn: Connection, barcodes: pa.Array, jurisdiction: str) -> pa.Table:
     conn.execute(text("DROP TABLE IF EXISTS stage_barcode"))
     collate = ' COLLATE "C"' if is_postgres(conn) else ""
-    conn.execute(text(f"CREATE TEMPORARY TABLE stage_barcode (barcode VARCHAR(40){collate})"))
+    conn.execute(text(f"CREATE TEMPORARY TABLE stage_barcode (barcode TEXT{collate})"))
     copy_in(conn, "stage_barcode", pa.table({"barcode": pc.unique(barcodes)}))
     if jurisdiction and not jurisdiction.isdigit():
         raise ValueError(f"not a jurisdiction: {jurisdiction!r}")
@@ -129,11 +129,15 @@ def apply_results(conn: Connection, actor: Actor, rows: pa.Table, now: datetime)
         return outcome
     lock_for_append(conn, ("lab_result",))
     tubes = _known_tubes(conn, rows.column("barcode"), actor.jurisdiction)
+    row_numbers = rows.column("row_number").to_pylist()
+    barcodes = rows.column("barcode").to_pylist()
+    if tubes.num_rows == 0:  # no tube to take rows from
+        pairs = zip(row_numbers, barcodes, strict=True)
+        outcome.rejects = [_reject(n, "tube", b, "unknown_tube") for n, b in pairs]
+        return outcome
     position = pc.index_in(rows.column("barcode"), value_set=tubes.column("barcode"))
     known = pc.is_valid(position).to_numpy(zero_copy_only=False)
     tube_of = tubes.take(pc.fill_null(position, 0))
-    row_numbers = rows.column("row_number").to_pylist()
-    barcodes = rows.column("barcode").to_pylist()
     states = tube_of.column("state").to_pylist()
     prints = fingerprints(rows).to_pylist()
     tube_ids = tube_of.column("tube_id").to_pylist()
@@ -209,7 +213,7 @@ def _settle_tubes(
             current[tube_id] = result
             change = changes.setdefault(tube_id, {"conflict": False})
             change.update(result=result, tested_at=tested_at, lab=lab)
-        elif result != now_result:
+        elif result in VERDICTS and result != now_result:  # an invalid re-run contradicts nothing
             changes.setdefault(tube_id, {"conflict": False})["conflict"] = True
     outcome.conflicts = sum(1 for c in changes.values() if c["conflict"])
     _update_tubes(conn, changes, now)
@@ -279,9 +283,11 @@ def record_lab_result(
 ) -> ResultOutcome:
     """One result from a lab's system (the API)."""
     require(actor, Permission.TESTING_RESULTS)
-    if result not in ("negative", "positive", "invalid"):
+    verdict = normalize_result(result)  # the words a result file may use, too
+    if verdict is None:
         zh, en = reason("bad_result")
         raise InvalidInput("result", f"{zh} ({en})")
+    result = verdict
     for name, ct in (("ct_orf1ab", ct_orf1ab), ("ct_n", ct_n)):
         if ct is not None and not 0 <= ct <= 50:
             zh, en = reason("bad_ct")

@@ -125,11 +125,11 @@ def _read_cells(
     refuse(_empty(id_number), "id_number", id_number, "required")
 
     pool_text = _column(table, positions, "pool_size")
-    pool = pc.cast(pc.if_else(_pa(_empty(pool_text)), "0", pool_text), pa.int64(), safe=False)
     not_number = ~np.asarray(pc.match_substring_regex(pool_text, r"^\d{0,3}$"))
+    digits = pc.if_else(_pa(not_number | _empty(pool_text)), "0", pool_text)
     sizes = ", ".join(map(str, allowed_pool_sizes(get_policy())))
     refuse(not_number, "pool_size", pool_text, "pool_size_not_allowed", sizes)
-    pool_given = np.where(not_number, 0, np.asarray(pc.fill_null(pool, 0)))
+    pool_given = np.asarray(pc.cast(digits, pa.int64()))
 
     time_text = _column(table, positions, "sampled_at")
     sampled_at = parse_local_times(time_text, get_settings().timezone)
@@ -307,7 +307,8 @@ def _stage(conn: Connection, name: str, column: str, sql_type: str, values: pa.A
 
 def _known_tubes(conn: Connection, barcodes: pa.Array, jurisdiction: str) -> KnownTubes:
     collate = ' COLLATE "C"' if is_postgres(conn) else ""
-    _stage(conn, "stage_barcode", "barcode", f"VARCHAR(40){collate}", pc.unique(barcodes))
+    # TEXT: the file's cells, too long ones included (refused, but looked up)
+    _stage(conn, "stage_barcode", "barcode", f"TEXT{collate}", pc.unique(barcodes))
     tubes = copy_out(
         conn,
         """SELECT t.barcode, t.round_id, t.pool_size, t.state, t.region_code,
@@ -331,7 +332,7 @@ def _known_members(conn: Connection, round_id: int, person_ids: np.ndarray) -> K
     _stage(conn, "stage_person_id", "person_id", "BIGINT", pa.array(persons, pa.int64()))
     members = copy_out(
         conn,
-        f"""SELECT m.person_id, t.barcode, m.task_id IS NOT NULL
+        f"""SELECT m.person_id, t.barcode, CASE WHEN m.task_id IS NULL THEN 0 ELSE 1 END
         FROM stage_person_id s
         JOIN tube_member m ON m.person_id = s.person_id AND m.round_id = {int(round_id)}
         JOIN tube t ON t.id = m.tube_id""",
@@ -400,6 +401,13 @@ def _write(
                     strict=True,
                 )
             ],
+        )
+        # a tube opened online before the batch came is a follow-up tube now,
+        # so that its result resolves the task (new tubes are made so)
+        followup_tubes = pc.unique(pc.filter(tube_ids, pc.invert(no_task))).to_pylist()
+        conn.execute(
+            text("UPDATE tube SET purpose = 'followup' WHERE id = :id"),
+            [{"id": t} for t in followup_tubes],
         )
 
 
