@@ -31,7 +31,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from fangkong import clock
@@ -87,6 +87,39 @@ def frozen() -> FrozenClock:
     """Every test here runs on 14 March 2022, 10:00 local time (the shared
     conftest puts the real clock back afterwards)."""
     return FrozenClock(ROUND_MORNING)
+
+
+# The high-volume tables carry no foreign keys (testing/models.py); every
+# reference they hold must still point at a row.
+ORPHANS = {
+    "tube.round_id": "SELECT COUNT(*) FROM tube x LEFT JOIN testing_round r ON r.id = x.round_id "
+    "WHERE r.id IS NULL",
+    "tube.site_id": "SELECT COUNT(*) FROM tube x LEFT JOIN sampling_site s ON s.id = x.site_id "
+    "WHERE x.site_id IS NOT NULL AND s.id IS NULL",
+    "tube_member.tube_id": "SELECT COUNT(*) FROM tube_member x LEFT JOIN tube t "
+    "ON t.id = x.tube_id AND t.round_id = x.round_id WHERE t.id IS NULL",
+    "tube_member.person_id": "SELECT COUNT(*) FROM tube_member x LEFT JOIN person p "
+    "ON p.id = x.person_id WHERE p.id IS NULL",
+    "tube_member.task_id": "SELECT COUNT(*) FROM tube_member x LEFT JOIN follow_up_task f "
+    "ON f.id = x.task_id AND f.person_id = x.person_id "
+    "WHERE x.task_id IS NOT NULL AND f.id IS NULL",
+    "lab_result.tube_id": "SELECT COUNT(*) FROM lab_result x LEFT JOIN tube t "
+    "ON t.id = x.tube_id WHERE t.id IS NULL",
+}
+
+
+@pytest.fixture(autouse=True)
+def no_orphans(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test that used a database session, no tube, swab or
+    result refers to a row that does not exist (with the right round and
+    person, too)."""
+    if "session" not in request.fixturenames:
+        yield
+        return
+    session: Session = request.getfixturevalue("session")  # set up first, torn down after
+    yield
+    found = {name: session.execute(text(sql)).scalar_one() for name, sql in ORPHANS.items()}
+    assert not any(found.values()), f"dangling references: {found}"
 
 
 def local(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:

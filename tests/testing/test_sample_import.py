@@ -84,7 +84,9 @@ def test_a_batch_of_tubes_never_opened_online_is_recorded_as_collected_tubes(
     assert (first.opened_at, first.collected_at) == (early, late)
     assert first.region_code == A1  # the first member's community
     members = session.scalars(
-        select(TubeMember.person_id).where(TubeMember.tube_id == first.id).order_by(TubeMember.id)
+        select(TubeMember.person_id)
+        .where(TubeMember.tube_id == first.id)
+        .order_by(TubeMember.sampled_at, TubeMember.person_id)
     ).all()
     assert members == [r.id for r in registry.a1[:4]]
     assert session.scalars(
@@ -392,7 +394,9 @@ def test_chinese_headers_and_a_site_named_in_the_file_are_read(
     assert result.notices == []
     tube = session.scalars(select(Tube).where(Tube.barcode == "F0028")).one()
     assert tube.site_id == site.id
-    times = session.scalars(select(TubeMember.sampled_at).order_by(TubeMember.id)).all()
+    times = session.scalars(
+        select(TubeMember.sampled_at).order_by(TubeMember.sampled_at, TubeMember.person_id)
+    ).all()
     assert times == [
         datetime(2022, 3, 14, 1, 5, tzinfo=UTC),
         datetime(2022, 3, 14, 1, 6, 30, tzinfo=UTC),
@@ -414,7 +418,9 @@ def test_an_xlsx_file_with_time_and_number_cells_is_read(
     result = run(session, sampler, anci_round.id, out.getvalue(), "samples.xlsx")
 
     assert counts(result) == (4, 0, 0)
-    times = session.scalars(select(TubeMember.sampled_at).order_by(TubeMember.id)).all()
+    times = session.scalars(
+        select(TubeMember.sampled_at).order_by(TubeMember.sampled_at, TubeMember.person_id)
+    ).all()
     assert times[-1] == datetime(2022, 3, 14, 1, 3, 30, tzinfo=UTC)
 
 

@@ -342,7 +342,8 @@ def site_throughput(session: Session, actor: Actor, round_id: int) -> list[tuple
     prefix = _scope_prefix(session, actor, None)
     rows = session.execute(
         text(
-            f"""SELECT COALESCE(s.name, '(无采样点 no site)'), COUNT(DISTINCT t.id), COUNT(m.id)
+            f"""SELECT COALESCE(s.name, '(无采样点 no site)'), COUNT(DISTINCT t.id),
+                COUNT(m.person_id)
             FROM tube t
             LEFT JOIN sampling_site s ON s.id = t.site_id
             LEFT JOIN tube_member m ON m.tube_id = t.id

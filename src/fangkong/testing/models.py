@@ -4,7 +4,16 @@ members, lab results, exemptions, and the follow-up of positive pools
 
 Every row carries the ``region_code`` that scopes it: a round's and a
 site's region, a tube's site (or its first member's community), a member's,
-exemption's, control's and task's person's community."""
+exemption's, control's and task's person's community.
+
+The three high-volume tables — ``tube`` (a city round: 500,000 rows),
+``tube_member`` (5 million) and ``lab_result`` — declare no foreign keys: a
+per-row referential check made a COPY of sampling records four times slower
+(benchmarks/RESULTS.md), and their references are set only by the sampling
+and result services, which resolve every person, round and tube in the same
+transaction, while nothing they point at is ever deleted (DESIGN.md: no hard
+deletes). ``tests/testing`` checks for orphans after every kind of write.
+Low-volume tables keep their foreign keys."""
 
 from __future__ import annotations
 
@@ -94,9 +103,9 @@ class Tube(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     barcode: Mapped[str] = mapped_column(code_type(40))
-    round_id: Mapped[int] = mapped_column(ForeignKey("testing_round.id"))
+    round_id: Mapped[int] = mapped_column(Integer)
     region_code: Mapped[str] = mapped_column(code_type(12), index=True)
-    site_id: Mapped[int | None] = mapped_column(ForeignKey("sampling_site.id"), nullable=True)
+    site_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     pool_size: Mapped[int] = mapped_column(Integer)
     purpose: Mapped[str] = mapped_column(String(16), default="round")
     state: Mapped[str] = mapped_column(String(16), default="open")
@@ -113,29 +122,34 @@ class Tube(Base):
 
 class TubeMember(Base):
     """One person's swab in a tube. A person is sampled once per round,
-    except for follow-up re-sampling (``task_id`` set)."""
+    except for follow-up re-sampling (``task_id`` set). Keyed by tube and
+    person: the primary key serves "who is in this tube", the partial unique
+    index "was this person sampled in this round"."""
 
     __tablename__ = "tube_member"
     __table_args__ = (
-        Index("ix_tube_member_tube_id", "tube_id"),
         Index(
-            "uq_tube_member_round_person",
-            "round_id",
+            "uq_tube_member_person_round",
             "person_id",
+            "round_id",
             unique=True,
             postgresql_where=text("task_id IS NULL"),
             sqlite_where=text("task_id IS NULL"),
         ),
-        Index("ix_tube_member_person_id", "person_id"),
+        Index(
+            "ix_tube_member_task_id",
+            "task_id",
+            postgresql_where=text("task_id IS NOT NULL"),
+            sqlite_where=text("task_id IS NOT NULL"),
+        ),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    tube_id: Mapped[int] = mapped_column(ForeignKey("tube.id"))
-    round_id: Mapped[int] = mapped_column(ForeignKey("testing_round.id"))
-    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    tube_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    person_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    round_id: Mapped[int] = mapped_column(Integer)
     region_code: Mapped[str] = mapped_column(code_type(12))
     sampled_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    task_id: Mapped[int | None] = mapped_column(ForeignKey("follow_up_task.id"), nullable=True)
+    task_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class LabResult(Base):
@@ -149,7 +163,7 @@ class LabResult(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    tube_id: Mapped[int] = mapped_column(ForeignKey("tube.id"))
+    tube_id: Mapped[int] = mapped_column(BigInteger)
     result: Mapped[str] = mapped_column(String(16))
     ct_orf1ab: Mapped[float | None] = mapped_column(Float, nullable=True)
     ct_n: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -105,7 +105,7 @@ def positive_pools(session: Session, actor: Actor, round_id: int) -> list[Positi
             ),
         )
         .where(TubeMember.tube_id.in_([t.id for t in tubes]))
-        .order_by(TubeMember.id)
+        .order_by(TubeMember.sampled_at, TubeMember.person_id)
     )
     positives = set(
         session.scalars(select(PositivePerson.person_id).where(PositivePerson.round_id == round_id))

@@ -378,15 +378,14 @@ def _write(
         "tube_member",
         pa.table(
             {
-                "id": reserve_ids(conn, "tube_member", swabs.num_rows),
                 "tube_id": tube_ids,
-                "round_id": pa.repeat(pa.scalar(round_id, pa.int64()), swabs.num_rows),
                 "person_id": swabs.column("person_id"),
                 "region_code": swabs.column("region_code"),
                 "sampled_at": swabs.column("sampled_at"),
                 "task_id": pc.if_else(no_task, pa.scalar(None, pa.int64()), task),
             }
         ),
+        {"round_id": round_id},
     )
     followups = swabs.filter(pc.invert(no_task))
     result.followups = followups.num_rows

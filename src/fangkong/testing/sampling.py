@@ -81,7 +81,7 @@ def tube_view(session: Session, tube: Tube) -> TubeView:
         select(TubeMember, Person)
         .join(Person, Person.id == TubeMember.person_id)
         .where(TubeMember.tube_id == tube.id)
-        .order_by(TubeMember.id)
+        .order_by(TubeMember.sampled_at, TubeMember.person_id)
     )
     members = [
         MemberView(p.id, p.name, mask_identity(p.id_number), m.sampled_at, m.task_id is not None)
