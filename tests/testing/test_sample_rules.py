@@ -60,6 +60,7 @@ def sample_rows(rows: list[Row], addresses: list[int] | None = None) -> SampleRo
 def known_tubes(*tubes: tuple[str, int, int, str, int, bool]) -> KnownTubes:
     """(barcode, round, pool size, state, members, in scope) each."""
     return KnownTubes(
+        id=np.arange(1, len(tubes) + 1, dtype=np.int64),
         barcode=pa.array([t[0] for t in tubes], pa.string()),
         round_id=np.array([t[1] for t in tubes], dtype=np.int64),
         pool_size=np.array([t[2] for t in tubes], dtype=np.int64),

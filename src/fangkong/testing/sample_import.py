@@ -37,7 +37,6 @@ from fangkong.imports import (
     open_batch,
     parse_local_times,
 )
-from fangkong.people.lookup import persons_by_id_number
 from fangkong.policy import get_policy
 from fangkong.regions.service import zones_in_force
 from fangkong.tabular import StringTable, read_table
@@ -199,8 +198,8 @@ def import_samples(
     conn = session.connection()
     with bulk_cache(conn):
         lock_for_append(conn, ("tube", "tube_member"))
-        decisions, rows = _decide(session, conn, actor, round_id, cells)
-        _write(conn, round_id, cells, rows, decisions, result)
+        decisions, rows, tubes = _decide(session, conn, actor, round_id, cells)
+        _write(conn, round_id, cells, rows, decisions, tubes, result)
     rejects = broken_rejects(table) + cells.rejects + _decision_rejects(table, cells, decisions)
     result.rejects = sorted(rejects, key=lambda r: r.row_number)
     result.unchanged = int((decisions.status == 1).sum())
@@ -235,30 +234,9 @@ def import_samples(
 
 def _decide(
     session: Session, conn: Connection, actor: Actor, round_id: int, cells: _Cells
-) -> tuple[Decisions, SampleRows]:
-    found = persons_by_id_number(conn, cells.id_number, actor.jurisdiction)
-    at = pc.index_in(cells.id_number, value_set=found.column("id_number"))
-    hit = np.asarray(pc.is_valid(at))
-    index = np.asarray(pc.fill_null(at, 0))
-    person = found.take(pa.array(index)) if found.num_rows else None
-
-    def person_ints(name: str) -> np.ndarray:
-        if person is None:
-            return np.full(len(hit), -1, dtype=np.int64)
-        values = np.asarray(pc.fill_null(person.column(name), -1).to_numpy(), dtype=np.int64)
-        return np.where(hit, values, -1)
-
-    region: pa.Array = pa.nulls(len(hit), pa.string())
-    if person is not None:
-        known_region = person.column("region_code").combine_chunks()
-        region = pc.if_else(_pa(hit), known_region, pa.scalar(None, pa.string()))
-    rows = SampleRows(
-        barcode=cells.barcode,
-        pool_given=cells.pool_given,
-        person_id=person_ints("person_id"),
-        region_code=region,
-        address_id=person_ints("address_id"),
-    )
+) -> tuple[Decisions, SampleRows, KnownTubes]:
+    rows, members = _lookup_persons(conn, cells, round_id, actor.jurisdiction)
+    tubes = _known_tubes(conn, cells.barcode, actor.jurisdiction)
     policy = get_policy()
     zones = zones_in_force(session, policy.single_tube_zone_levels)
     decisions = decide_samples(
@@ -266,13 +244,13 @@ def _decide(
         round_id=round_id,
         area_sizes=area_pool_sizes(rows.region_code, round_areas(session, round_id)),
         allowed_sizes=allowed_pool_sizes(policy),
-        tubes=_known_tubes(conn, cells.barcode, actor.jurisdiction),
-        members=_known_members(conn, round_id, rows.person_id),
+        tubes=tubes,
+        members=members,
         open_tasks=_open_tasks(session, round_id),
         single_tube_only=in_zones(rows, list(zones.prefixes), list(zones.addresses)),
         already_rejected=cells.bad,
     )
-    return decisions, rows
+    return decisions, rows, tubes
 
 
 def _open_tasks(session: Session, round_id: int) -> dict[int, int]:
@@ -282,8 +260,19 @@ def _open_tasks(session: Session, round_id: int) -> dict[int, int]:
     return {int(person): int(task) for person, task in session.execute(stmt)}
 
 
+PERSON_LOOKUP = pa.schema(
+    [
+        ("ordinal", pa.int64()),
+        ("person_id", pa.int64()),
+        ("region_code", pa.string()),
+        ("address_id", pa.int64()),
+        ("barcode", pa.string()),
+        ("followup", pa.int64()),
+    ]
+)
 TUBE_LOOKUP = pa.schema(
     [
+        ("id", pa.int64()),
         ("barcode", pa.string()),
         ("round_id", pa.int64()),
         ("pool_size", pa.int64()),
@@ -292,32 +281,95 @@ TUBE_LOOKUP = pa.schema(
         ("members", pa.int64()),
     ]
 )
-MEMBER_LOOKUP = pa.schema(
-    [("person_id", pa.int64()), ("barcode", pa.string()), ("followup", pa.bool_())]
-)
 
 
-def _stage(conn: Connection, name: str, column: str, sql_type: str, values: pa.Array) -> None:
+def _stage(conn: Connection, name: str, columns: str, values: pa.Table) -> None:
     conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
-    conn.execute(text(f"CREATE TEMPORARY TABLE {name} ({column} {sql_type})"))
-    copy_in(conn, name, pa.table({column: values}))
+    conn.execute(text(f"CREATE TEMPORARY TABLE {name} ({columns})"))
+    copy_in(conn, name, values)
     if is_postgres(conn):
         conn.execute(text(f"ANALYZE {name}"))
 
 
-def _known_tubes(conn: Connection, barcodes: pa.Array, jurisdiction: str) -> KnownTubes:
+def _lookup_persons(
+    conn: Connection, cells: _Cells, round_id: int, jurisdiction: str
+) -> tuple[SampleRows, KnownMembers]:
+    """In one staged join: each row's person (registered, not merged, in the
+    uploader's jurisdiction — others are simply not found, so a person of
+    another county looks like no person at all) and the swabs this round
+    already holds of them. The database answers with the position of each
+    distinct identity number, not the number itself, which halves what
+    comes back."""
+    if jurisdiction and not jurisdiction.isdigit():
+        raise ValueError(f"not a jurisdiction: {jurisdiction!r}")
+    numbers = pc.unique(cells.id_number)
     collate = ' COLLATE "C"' if is_postgres(conn) else ""
     # TEXT: the file's cells, too long ones included (refused, but looked up)
-    _stage(conn, "stage_barcode", "barcode", f"TEXT{collate}", pc.unique(barcodes))
+    _stage(
+        conn,
+        "stage_id_number",
+        f"ordinal BIGINT, id_number TEXT{collate}",
+        pa.table({"ordinal": pa.array(range(len(numbers)), pa.int64()), "id_number": numbers}),
+    )
+    found = copy_out(
+        conn,
+        f"""SELECT s.ordinal, p.id, p.region_code, p.address_id, t.barcode,
+            CASE WHEN m.task_id IS NULL THEN 0 ELSE 1 END
+        FROM stage_id_number s
+        JOIN person p ON p.id_number = s.id_number AND p.merged_into_id IS NULL
+            AND p.region_code LIKE '{jurisdiction}%'
+        LEFT JOIN tube_member m ON m.person_id = p.id AND m.round_id = {int(round_id)}
+        LEFT JOIN tube t ON t.id = m.tube_id""",
+        PERSON_LOOKUP,
+    )
+    conn.execute(text("DROP TABLE stage_id_number"))
+    n = len(numbers)
+    ordinal = found.column("ordinal").to_numpy()
+    person_of = np.full(n, -1, dtype=np.int64)
+    address_of = np.full(n, -1, dtype=np.int64)
+    region_at = np.full(n, -1, dtype=np.int64)
+    person_of[ordinal] = found.column("person_id").to_numpy()
+    address_of[ordinal] = pc.fill_null(found.column("address_id"), -1).to_numpy()
+    region_at[ordinal] = np.arange(found.num_rows)
+    row_ordinal = np.asarray(pc.index_in(cells.id_number, value_set=numbers).to_numpy())
+    at = region_at[row_ordinal]
+    regions = found.column("region_code").combine_chunks()
+    region = (
+        pc.if_else(_pa(at >= 0), regions.take(pa.array(np.maximum(at, 0))), None)
+        if found.num_rows
+        else pa.nulls(len(at), pa.string())
+    )
+    rows = SampleRows(
+        barcode=cells.barcode,
+        pool_given=cells.pool_given,
+        person_id=person_of[row_ordinal],
+        region_code=region,
+        address_id=address_of[row_ordinal],
+    )
+    swabs = found.filter(pc.is_valid(found.column("barcode")))
+    members = KnownMembers(
+        person_id=swabs.column("person_id").to_numpy(),
+        barcode=swabs.column("barcode").combine_chunks(),
+        followup=np.asarray(swabs.column("followup").to_numpy(), dtype=bool),
+    )
+    return rows, members
+
+
+def _known_tubes(conn: Connection, barcodes: pa.Array, jurisdiction: str) -> KnownTubes:
+    collate = ' COLLATE "C"' if is_postgres(conn) else ""
+    _stage(
+        conn, "stage_barcode", f"barcode TEXT{collate}", pa.table({"barcode": pc.unique(barcodes)})
+    )
     tubes = copy_out(
         conn,
-        """SELECT t.barcode, t.round_id, t.pool_size, t.state, t.region_code,
+        """SELECT t.id, t.barcode, t.round_id, t.pool_size, t.state, t.region_code,
             (SELECT COUNT(*) FROM tube_member m WHERE m.tube_id = t.id)
         FROM stage_barcode s JOIN tube t ON t.barcode = s.barcode""",
         TUBE_LOOKUP,
     )
     conn.execute(text("DROP TABLE stage_barcode"))
     return KnownTubes(
+        id=tubes.column("id").to_numpy(),
         barcode=tubes.column("barcode").combine_chunks(),
         round_id=tubes.column("round_id").to_numpy(),
         pool_size=tubes.column("pool_size").to_numpy(),
@@ -327,31 +379,13 @@ def _known_tubes(conn: Connection, barcodes: pa.Array, jurisdiction: str) -> Kno
     )
 
 
-def _known_members(conn: Connection, round_id: int, person_ids: np.ndarray) -> KnownMembers:
-    persons = np.unique(person_ids[person_ids >= 0])
-    _stage(conn, "stage_person_id", "person_id", "BIGINT", pa.array(persons, pa.int64()))
-    members = copy_out(
-        conn,
-        f"""SELECT m.person_id, t.barcode, CASE WHEN m.task_id IS NULL THEN 0 ELSE 1 END
-        FROM stage_person_id s
-        JOIN tube_member m ON m.person_id = s.person_id AND m.round_id = {int(round_id)}
-        JOIN tube t ON t.id = m.tube_id""",
-        MEMBER_LOOKUP,
-    )
-    conn.execute(text("DROP TABLE stage_person_id"))
-    return KnownMembers(
-        person_id=members.column("person_id").to_numpy(),
-        barcode=members.column("barcode").combine_chunks(),
-        followup=np.asarray(members.column("followup").to_numpy(zero_copy_only=False), dtype=bool),
-    )
-
-
 def _write(
     conn: Connection,
     round_id: int,
     cells: _Cells,
     rows: SampleRows,
     decisions: Decisions,
+    tubes: KnownTubes,
     result: SampleImportResult,
 ) -> None:
     accepted = np.flatnonzero(decisions.status == NEW)
@@ -370,7 +404,7 @@ def _write(
             "task_id": pa.array(decisions.task_id[accepted], pa.int64()),
         }
     )
-    tube_ids = _create_tubes(conn, round_id, swabs, result)
+    tube_ids = _create_tubes(conn, round_id, swabs, tubes, result)
     task = swabs.column("task_id")
     no_task = pc.equal(task, -1)
     copy_in(
@@ -411,19 +445,15 @@ def _write(
 
 
 def _create_tubes(
-    conn: Connection, round_id: int, swabs: pa.Table, result: SampleImportResult
+    conn: Connection,
+    round_id: int,
+    swabs: pa.Table,
+    known: KnownTubes,
+    result: SampleImportResult,
 ) -> pa.Array:
     """Tubes for barcodes not yet known (collected: a file lists sealed
     tubes); returns each swab's tube id."""
-    collate = ' COLLATE "C"' if is_postgres(conn) else ""
-    barcodes_in_file = pc.unique(swabs.column("barcode"))
-    _stage(conn, "stage_new_barcode", "barcode", f"VARCHAR(40){collate}", barcodes_in_file)
-    existing = copy_out(
-        conn,
-        "SELECT t.barcode, t.id FROM stage_new_barcode s JOIN tube t ON t.barcode = s.barcode",
-        pa.schema([("barcode", pa.string()), ("id", pa.int64())]),
-    )
-    conn.execute(text("DROP TABLE stage_new_barcode"))
+    existing = pa.table({"barcode": known.barcode, "id": pa.array(known.id, pa.int64())})
     fresh = swabs.filter(
         pc.invert(pc.is_in(swabs.column("barcode"), value_set=existing.column("barcode")))
     )

@@ -33,6 +33,7 @@ class SampleRows:
 class KnownTubes:
     """Tubes that already exist with the file's barcodes."""
 
+    id: np.ndarray
     barcode: pa.Array
     round_id: np.ndarray
     pool_size: np.ndarray
@@ -154,7 +155,7 @@ def decide_samples(
     _reject_mixed_pool_sizes(rows, decisions)
 
     # Follow-up re-sampling goes into single tubes.
-    task = np.array([open_tasks.get(int(p), -1) for p in rows.person_id], dtype=np.int64)
+    task = _task_of(rows.person_id, open_tasks)
     decisions.reject((task >= 0) & (pool != 1), "pool_size", "followup_single_tube")
     decisions.task_id = np.where(decisions.status != REJECTED, task, -1)
 
@@ -166,12 +167,25 @@ def decide_samples(
         "single_tube_required",
         ("封控区或管控区", "sealed or controlled"),
     )
-    tube_state = np.array(
-        [tubes.state[i] if e else "open" for i, e in zip(index, exists, strict=True)], dtype=object
-    )
-    decisions.reject(decisions.open & (tube_state != "open"), "tube", "tube_closed")
+    closed = np.array([state != "open" for state in tubes.state], dtype=bool)
+    decisions.reject(decisions.open & known(closed, False).astype(bool), "tube", "tube_closed")
     _check_room(rows, decisions, known(tubes.members, 0))
     return decisions
+
+
+def _task_of(person_id: np.ndarray, open_tasks: dict[int, int]) -> np.ndarray:
+    """Each row's person's open follow-up task, -1 where there is none."""
+    task = np.full(len(person_id), -1, dtype=np.int64)
+    if not open_tasks:
+        return task
+    persons = np.fromiter(open_tasks.keys(), dtype=np.int64, count=len(open_tasks))
+    tasks = np.fromiter(open_tasks.values(), dtype=np.int64, count=len(open_tasks))
+    order = np.argsort(persons)
+    persons, tasks = persons[order], tasks[order]
+    at = np.clip(np.searchsorted(persons, person_id), 0, len(persons) - 1)
+    hit = persons[at] == person_id
+    task[hit] = tasks[at[hit]]
+    return task
 
 
 def _reject_mixed_pool_sizes(rows: SampleRows, decisions: Decisions) -> None:
