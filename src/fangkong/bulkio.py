@@ -217,6 +217,20 @@ def reserve_ids(conn: Connection, table: str, count: int) -> pa.Array:
     return pa.array(range(first, first + count), type=pa.int64())
 
 
+ANALYZE_AFTER_ROWS = 10_000
+
+
+def analyze_after_bulk(conn: Connection, tables: Sequence[str], rows: int) -> None:
+    """Refresh PostgreSQL's statistics of tables a bulk path just grew, inside
+    the same transaction (ANALYZE counts the transaction's own rows): the
+    queries that follow — coverage over a freshly loaded round, the
+    follow-up joins — are otherwise planned for the empty tables the
+    statistics still describe (PostgreSQL manual, "Populating a Database").
+    Autovacuum would get there, but minutes later."""
+    if is_postgres(conn) and rows >= ANALYZE_AFTER_ROWS:
+        conn.execute(text(f"ANALYZE {', '.join(tables)}"))
+
+
 def lock_for_append(conn: Connection, tables: Sequence[str]) -> None:
     """Keep other writers out of ``tables`` until the transaction ends (readers
     go on); a second import waits for the first. SQLite's write lock already

@@ -117,7 +117,7 @@ def test_a_negative_result_by_api_is_the_tubes_result_and_is_audited(
     event = session.scalars(select(AuditEvent).where(AuditEvent.action == "tube.result")).one()
     assert (event.object_id, event.region_code, event.changes["result"]) == (
         "R0001",
-        "131002",
+        sealed.region_code,
         "negative",
     )
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from fangkong import clock
 from fangkong.access.models import AuditEvent
 from fangkong.access.service import Actor
-from fangkong.errors import InvalidInput, UnreadableFile
+from fangkong.errors import UnreadableFile
 from fangkong.imports import ImportBatch, rejects_report
 from fangkong.regions.service import ZoneArea, designate_zone
 from fangkong.testing.models import FollowUpTask, Round, SamplingSite, Tube, TubeMember
@@ -491,7 +491,7 @@ def test_the_rejects_report_holds_the_original_columns_row_and_reason(
     ]
 
 
-def test_a_closed_round_refuses_a_sampling_file(
+def test_a_closed_round_refuses_every_row_but_follow_up_re_sampling(
     session: Session,
     sampler: Actor,
     county_commander: Actor,
@@ -500,8 +500,10 @@ def test_a_closed_round_refuses_a_sampling_file(
 ) -> None:
     close_round(session, county_commander, anci_round.id)
 
-    with pytest.raises(InvalidInput, match="本轮检测已结束"):
-        run(session, sampler, anci_round.id, samples_file([swab("F0032", registry.a1[0])]))
+    result = run(session, sampler, anci_round.id, samples_file([swab("F0032", registry.a1[0])]))
+
+    assert counts(result) == (0, 0, 1)
+    assert reasons(result)[2][2:] == reason("round_closed")
     assert swabs(session) == 0
 
 

@@ -141,10 +141,17 @@ def test_a_person_outside_the_rounds_areas_is_refused() -> None:
 
 
 def test_a_pool_size_the_policy_does_not_allow_is_refused_with_the_allowed_ones() -> None:
-    decisions = decide([("T1", 3, 1, A1), ("T2", 20, 2, A1)])
+    decisions = decide([("T1", 3, 1, A1), ("T2", 20, 2, A1)], areas=[("131002", 20)])
 
     assert outcome(decisions) == ["pool_size_not_allowed", "new"]
     assert decisions.reasons[0] == ("pool_size", "pool_size_not_allowed", "1, 5, 10, 20")
+
+
+def test_a_tube_larger_than_the_areas_policy_is_refused() -> None:
+    decisions = decide([("T1", 20, 1, A1), ("T2", 5, 2, A1)])
+
+    assert outcome(decisions) == ["pool_exceeds_area", "new"]
+    assert decisions.reasons[0] == ("pool_size", "pool_exceeds_area", 10)
 
 
 def test_the_most_specific_area_sets_the_pool_size() -> None:

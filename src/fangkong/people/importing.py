@@ -19,7 +19,7 @@ from fangkong import clock
 from fangkong.access.models import AuditEvent
 from fangkong.access.rules import Permission
 from fangkong.access.service import Actor, record_audit, require
-from fangkong.bulkio import bulk_cache
+from fangkong.bulkio import analyze_after_bulk, bulk_cache
 from fangkong.errors import NotFound, UnreadableFile
 from fangkong.imports import ImportBatch, Reject, broken_rejects, rejects_report, save_rejects
 from fangkong.people import bulk, duplicates
@@ -179,6 +179,7 @@ def _merge(
         )
         if relax:
             bulk.restore_constraints(conn)
+        analyze_after_bulk(conn, ("person", "address", "household"), outcome.inserted)
         result.duplicate_suspects = duplicates.flag_duplicate_suspects(
             conn, clean, batch.id, now, registry_was_empty=registry_empty
         )

@@ -24,10 +24,12 @@ from fangkong.testing.positives import (
     positive_persons,
     positive_pools,
 )
+from fangkong.testing.proposals import next_round_pool_sizes
 from fangkong.testing.result_import import import_results
 from fangkong.testing.results import receive_tubes, record_lab_result, settle_conflict
 from fangkong.testing.rounds import (
     AreaPolicy,
+    close_round,
     create_round,
     create_site,
     get_round,
@@ -201,6 +203,12 @@ def api_create_round(session: SessionDep, actor: CurrentActor, body: RoundIn) ->
 @router.get("/rounds/{round_id}", response_model=RoundOut)
 def api_round(session: SessionDep, actor: CurrentActor, round_id: int) -> RoundOut:
     return _round_out(session, get_round(session, actor, round_id))
+
+
+@router.post("/rounds/{round_id}/close", response_model=RoundOut)
+def api_close_round(session: SessionDep, actor: CurrentActor, round_id: int) -> RoundOut:
+    """End a round's sampling; the follow-up of its positive pools goes on."""
+    return _round_out(session, close_round(session, actor, round_id))
 
 
 @router.get("/sites", response_model=list[SiteOut])
@@ -470,6 +478,16 @@ def api_positive_persons(
     session: SessionDep, actor: CurrentActor, round_id: int
 ) -> list[PositivePersonView]:
     return positive_persons(session, actor, round_id)
+
+
+@router.get("/rounds/{round_id}/next-pool-sizes")
+def api_next_pool_sizes(
+    session: SessionDep, actor: CurrentActor, round_id: int
+) -> dict[str, dict[str, Any]]:
+    """Each community's swab pool size for the next round, from this round's
+    positivity there (single tubes in sealed and controlled zones)."""
+    proposals = next_round_pool_sizes(session, actor, round_id)
+    return {code: p.as_json() for code, p in sorted(proposals.items())}
 
 
 @router.get("/plan")

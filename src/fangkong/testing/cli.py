@@ -91,6 +91,23 @@ def round_create(
         typer.echo(f"round {round_id}")
 
 
+@round_app.command("close")
+def round_close(
+    round_id: int = typer.Option(..., "--round"),
+    as_user: str | None = AsUser,
+) -> None:
+    """End a round's sampling; the follow-up of its positive pools goes on."""
+    from fangkong.db import session_scope
+    from fangkong.testing.rounds import close_round
+
+    with session_scope() as session:
+        try:
+            close_round(session, actor_for(session, as_user), round_id)
+        except FangkongError as error:
+            raise _fail(error) from None
+    typer.echo(f"round {round_id} closed")
+
+
 @site_app.command("create")
 def site_create(
     name: str = typer.Option(..., "--name"),
@@ -289,6 +306,31 @@ def positives(
         typer.echo(
             f"{pool.barcode}: {controlled}/{len(pool.members)} under control, "
             f"{open_tasks} re-sampling tasks open"
+        )
+
+
+@testing_app.command("propose")
+def propose(
+    round_id: int = typer.Option(..., "--round", help="the round whose positivity to use"),
+    as_json: bool = AsJson,
+    as_user: str | None = AsUser,
+) -> None:
+    """Each community's pool size for the next round, from this round's positivity."""
+    from fangkong.db import session_scope
+    from fangkong.testing.proposals import next_round_pool_sizes
+
+    with session_scope() as session:
+        try:
+            proposals = next_round_pool_sizes(session, actor_for(session, as_user), round_id)
+        except FangkongError as error:
+            raise _fail(error) from None
+    if as_json:
+        _json({code: p.as_json() for code, p in sorted(proposals.items())})
+        return
+    for code, p in sorted(proposals.items()):
+        typer.echo(
+            f"{code}  pool {p.pool_size:>2}  ({p.positives}/{p.sampled} positive, "
+            f"estimate {p.prevalence_estimate:.4%}, {p.tests_per_person:.3f} tests/person)"
         )
 
 

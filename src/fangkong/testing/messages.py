@@ -16,6 +16,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "testing.status.open": ("进行中", "open"),
     "testing.status.closed": ("已结束", "closed"),
     "testing.dashboard": ("轮次总览", "Dashboard"),
+    "testing.close_round": ("结束本轮采样", "End this round's sampling"),
+    "testing.close_round_help": (
+        "结束后只接受阳性混管人员的单管复核采样",
+        "afterwards only the single-tube re-sampling of positive pools is taken",
+    ),
     "testing.coverage": ("应采尽采", "Coverage"),
     "testing.lab": ("应检尽检", "Lab completeness"),
     "testing.positives": ("阳性混管", "Positive pools"),

@@ -27,7 +27,15 @@ from sqlalchemy.orm import Session
 from fangkong import clock
 from fangkong.access.rules import Permission
 from fangkong.access.service import Actor, ensure_in_scope, record_audit, require
-from fangkong.bulkio import copy_in, copy_out, db_time, is_postgres, lock_for_append, reserve_ids
+from fangkong.bulkio import (
+    analyze_after_bulk,
+    copy_in,
+    copy_out,
+    db_time,
+    is_postgres,
+    lock_for_append,
+    reserve_ids,
+)
 from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.imports import Reject
 from fangkong.testing.followup import follow_up
@@ -161,6 +169,7 @@ def apply_results(conn: Connection, actor: Actor, rows: pa.Table, now: datetime)
     _insert_results(conn, new, new_tubes, pc.take(pa.array(prints), take), now)
     outcome.accepted = len(new_index)
     _settle_tubes(conn, new, new_tubes, outcome, now)
+    analyze_after_bulk(conn, ("lab_result", "tube"), outcome.accepted)
     return outcome
 
 

@@ -33,6 +33,10 @@ REASONS: dict[str, tuple[str, str]] = {
         "混采人数只能是 {detail}",
         "pool size must be one of {detail}",
     ),
+    "pool_exceeds_area": (
+        "本区域规定每管最多 {detail} 人",
+        "this area's sampling policy allows at most {detail} swabs per tube",
+    ),
     "already_sampled": (
         "此人本轮已采样（试管 {detail}）",
         "this person was already sampled in this round (tube {detail})",

@@ -19,6 +19,7 @@ from fangkong import clock
 from fangkong.access.rules import Permission
 from fangkong.access.service import Actor, record_audit, require
 from fangkong.bulkio import (
+    analyze_after_bulk,
     bulk_cache,
     copy_in,
     copy_out,
@@ -28,7 +29,6 @@ from fangkong.bulkio import (
     reserve_ids,
 )
 from fangkong.config import get_settings
-from fangkong.errors import InvalidInput
 from fangkong.imports import (
     Reject,
     broken_rejects,
@@ -40,7 +40,7 @@ from fangkong.imports import (
 from fangkong.policy import get_policy
 from fangkong.regions.service import zones_in_force
 from fangkong.tabular import StringTable, read_table
-from fangkong.testing.models import FollowUpTask, SamplingSite
+from fangkong.testing.models import FollowUpTask, Round, SamplingSite
 from fangkong.testing.rounds import get_round, round_areas
 from fangkong.testing.rules import allowed_pool_sizes, reason
 from fangkong.testing.sample_rules import (
@@ -178,9 +178,6 @@ def import_samples(
     nothing can be read."""
     require(actor, Permission.TESTING_SAMPLE)
     testing_round = get_round(session, actor, round_id)
-    if testing_round.status != "open":
-        zh, en = reason("round_closed")
-        raise InvalidInput("round_id", f"{zh} ({en})")
     table = read_table(data, filename)
     columns = map_columns(table.headers, SAMPLE_COLUMNS, REQUIRED)
     batch = open_batch(
@@ -198,8 +195,9 @@ def import_samples(
     conn = session.connection()
     with bulk_cache(conn):
         lock_for_append(conn, ("tube", "tube_member"))
-        decisions, rows, tubes = _decide(session, conn, actor, round_id, cells)
+        decisions, rows, tubes = _decide(session, conn, actor, testing_round, cells)
         _write(conn, round_id, cells, rows, decisions, tubes, result)
+        analyze_after_bulk(conn, ("tube", "tube_member"), result.accepted)
     rejects = broken_rejects(table) + cells.rejects + _decision_rejects(table, cells, decisions)
     result.rejects = sorted(rejects, key=lambda r: r.row_number)
     result.unchanged = int((decisions.status == 1).sum())
@@ -233,8 +231,9 @@ def import_samples(
 
 
 def _decide(
-    session: Session, conn: Connection, actor: Actor, round_id: int, cells: _Cells
+    session: Session, conn: Connection, actor: Actor, testing_round: Round, cells: _Cells
 ) -> tuple[Decisions, SampleRows, KnownTubes]:
+    round_id = testing_round.id
     rows, members = _lookup_persons(conn, cells, round_id, actor.jurisdiction)
     tubes = _known_tubes(conn, cells.barcode, actor.jurisdiction)
     policy = get_policy()
@@ -249,6 +248,7 @@ def _decide(
         open_tasks=_open_tasks(session, round_id),
         single_tube_only=in_zones(rows, list(zones.prefixes), list(zones.addresses)),
         already_rejected=cells.bad,
+        round_open=testing_round.status == "open",
     )
     return decisions, rows, tubes
 

@@ -113,10 +113,12 @@ def decide_samples(
     open_tasks: dict[int, int],
     single_tube_only: np.ndarray,
     already_rejected: np.ndarray,
+    round_open: bool = True,
 ) -> Decisions:
     """``open_tasks``: person id -> their open follow-up task in this round;
     ``single_tube_only``: the row's person lives where pooling is forbidden;
-    ``already_rejected``: rows whose cells were bad."""
+    ``already_rejected``: rows whose cells were bad; a closed round
+    (``round_open`` false) takes only follow-up re-sampling."""
     n = len(rows.person_id)
     pool = np.where(rows.pool_given > 0, rows.pool_given, area_sizes)
     decisions = Decisions(
@@ -128,6 +130,9 @@ def decide_samples(
     decisions.reject(area_sizes == 0, "id_number", "outside_round")
     sizes = ", ".join(map(str, allowed_sizes))
     decisions.reject(~np.isin(pool, allowed_sizes), "pool_size", "pool_size_not_allowed", sizes)
+    over = (area_sizes > 0) & (pool > area_sizes)
+    for size in np.unique(area_sizes[over]):
+        decisions.reject(over & (area_sizes == size), "pool_size", "pool_exceeds_area", int(size))
 
     # The tube: a barcode of another round or jurisdiction is taken.
     at = pc.index_in(rows.barcode, value_set=tubes.barcode)
@@ -157,6 +162,8 @@ def decide_samples(
     # Follow-up re-sampling goes into single tubes.
     task = _task_of(rows.person_id, open_tasks)
     decisions.reject((task >= 0) & (pool != 1), "pool_size", "followup_single_tube")
+    if not round_open:
+        decisions.reject(task < 0, "id_number", "round_closed")
     decisions.task_id = np.where(decisions.status != REJECTED, task, -1)
 
     _mark_known_swabs(rows, members, decisions)

@@ -61,11 +61,10 @@ class TubeView:
         return self.pool_size - len(self.members)
 
 
-def _open_round(session: Session, actor: Actor, round_id: int) -> Round:
-    testing_round = get_round(session, actor, round_id)
-    if testing_round.status != "open":
-        raise _refuse("round_id", "round_closed")
-    return testing_round
+def _closed(testing_round: Round) -> bool:
+    """A closed round takes only follow-up re-sampling (single tubes of
+    persons with an open task), so no positive pool is left hanging."""
+    return testing_round.status != "open"
 
 
 def load_tube(session: Session, actor: Actor, barcode: str) -> Tube:
@@ -119,7 +118,7 @@ def open_tube(
     ``client_uid``, as a handheld does after a lost answer) returns the tube
     as it is; any other use of a known barcode is refused."""
     require(actor, Permission.TESTING_SAMPLE)
-    testing_round = _open_round(session, actor, round_id)
+    testing_round = get_round(session, actor, round_id)
     barcode = barcode.strip()
     if not barcode or len(barcode) > 40:
         raise InvalidInput("barcode", "a tube barcode has 1 to 40 characters")
@@ -127,6 +126,8 @@ def open_tube(
     if pool_size not in allowed_pool_sizes(get_policy()):
         sizes = ", ".join(map(str, allowed_pool_sizes(get_policy())))
         raise _refuse("pool_size", "pool_size_not_allowed", sizes)
+    if _closed(testing_round) and pool_size != 1:
+        raise _refuse("round_id", "round_closed")
     existing = session.scalar(select(Tube).where(Tube.barcode == barcode))
     if existing is not None:
         same_request = client_uid is not None and existing.client_uid == client_uid
@@ -174,7 +175,7 @@ def add_to_tube(session: Session, actor: Actor, *, barcode: str, id_number: str)
     same tube again changes nothing."""
     require(actor, Permission.TESTING_SAMPLE)
     tube = load_tube(session, actor, barcode)
-    testing_round = _open_round(session, actor, tube.round_id)
+    testing_round = get_round(session, actor, tube.round_id)
     person = session.scalar(
         select(Person).where(
             Person.id_number == id_number.strip().upper(), Person.merged_into_id.is_(None)
@@ -190,8 +191,12 @@ def add_to_tube(session: Session, actor: Actor, *, barcode: str, id_number: str)
     if tube.state != "open":
         raise _refuse("barcode", "tube_closed")
     task = _check_person(session, testing_round, tube, person)
+    if task is None and _closed(testing_round):
+        raise _refuse("round_id", "round_closed")
     if len(members) >= tube.pool_size:
         raise _refuse("barcode", "tube_full", tube.pool_size)
+    if tube.site_id is None and not members:
+        tube.region_code = person.region_code  # a tube without a site belongs where its people live
     now = clock.now()
     session.add(
         TubeMember(
@@ -225,8 +230,11 @@ def _check_person(
     """Refuse a person who may not go into this tube; return their open
     follow-up task when this is their re-sampling."""
     areas = round_areas(session, testing_round.id)
-    if area_pool_size(person.region_code, areas) is None:
+    area_size = area_pool_size(person.region_code, areas)
+    if area_size is None:
         raise _refuse("id_number", "outside_round", person.region_code)
+    if tube.pool_size > area_size:
+        raise _refuse("pool_size", "pool_exceeds_area", area_size)
     task = session.scalar(
         select(FollowUpTask).where(
             FollowUpTask.person_id == person.id,

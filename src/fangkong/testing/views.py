@@ -28,6 +28,7 @@ from fangkong.testing.result_import import import_results
 from fangkong.testing.results import settle_conflict
 from fangkong.testing.rounds import (
     AreaPolicy,
+    close_round,
     create_round,
     get_round,
     list_rounds,
@@ -135,10 +136,17 @@ def round_dashboard(
             "values": cumulative,
             "title": "sampled",
         },
+        "can_manage": actor.can(Permission.TESTING_MANAGE),
         "can_upload_samples": actor.can(Permission.TESTING_SAMPLE),
         "can_upload_results": actor.can(Permission.TESTING_RESULTS),
     }
     return render(request, "testing/dashboard.html", context)
+
+
+@router.post("/rounds/{round_id}/close")
+def round_close(session: SessionDep, actor: CurrentActor, round_id: int) -> Response:
+    close_round(session, actor, round_id)
+    return RedirectResponse(f"/rounds/{round_id}", status_code=303)
 
 
 # --- coverage drill-down and the missing list -----------------------------------
