@@ -13,9 +13,16 @@ from sqlalchemy.orm import Session
 from fangkong import clock
 from fangkong.access.service import Actor
 from fangkong.errors import InvalidInput, NotFound
-from fangkong.testing.models import FollowUpTask, Round, Tube
+from fangkong.testing.models import (
+    FollowUpTask,
+    LabResult,
+    PositivePerson,
+    Round,
+    TemporaryControl,
+    Tube,
+)
 from fangkong.testing.proposals import next_round_pool_sizes
-from fangkong.testing.results import record_lab_result
+from fangkong.testing.results import record_lab_result, settle_conflict
 from fangkong.testing.rounds import AreaPolicy, close_round
 from fangkong.testing.rules import reason
 from fangkong.testing.sample_import import import_samples
@@ -150,3 +157,43 @@ def test_the_next_rounds_pool_sizes_follow_each_communitys_positivity(
     clean = proposals[registry.a2[0].region_code]
     assert (clean.positives, clean.sampled) == (0, 4)
     assert clean.prevalence_estimate > 0  # four clean persons do not prove zero
+
+
+def test_settling_a_follow_up_tube_positive_makes_its_task_positive_and_keeps_the_person_controlled(
+    session: Session,
+    sampler: Actor,
+    lab: Actor,
+    anci_round: Round,
+    registry: Registry,
+) -> None:
+    member = registry.a1[0]
+    fill_tube(session, sampler, anci_round.id, "K0001", registry.a1[:2])
+    _positive(session, lab, "K0001")
+    fill_tube(session, sampler, anci_round.id, "K0002", [member], pool_size=1)
+    record_lab_result(
+        session, lab, barcode="K0002", result="negative", tested_at=clock.now(), lab=LAB_NAME
+    )
+    task = session.scalars(select(FollowUpTask).where(FollowUpTask.person_id == member.id)).one()
+    assert task.outcome == "negative"
+    _positive(session, lab, "K0002")  # a second lab disagrees: kept, flagged, followed up
+    positive = session.scalars(
+        select(LabResult).where(
+            LabResult.result == "positive", LabResult.tube_id == task_tube(session)
+        )
+    ).one()
+
+    settle_conflict(session, lab, barcode="K0002", result_id=positive.id)
+
+    session.refresh(task)
+    assert task.outcome == "positive"
+    open_controls = session.scalars(
+        select(TemporaryControl).where(
+            TemporaryControl.person_id == member.id, TemporaryControl.ended_at.is_(None)
+        )
+    ).all()
+    assert open_controls
+    assert session.scalars(select(PositivePerson.person_id)).all() == [member.id]
+
+
+def task_tube(session: Session) -> int:
+    return session.scalars(select(Tube.id).where(Tube.barcode == "K0002")).one()

@@ -369,8 +369,14 @@ def settle_conflict(session: Session, actor: Actor, *, barcode: str, result_id: 
         tube.region_code,
         {"result": [before, chosen.result], "lab_result": result_id},
     )
-    if chosen.result == "positive" and before != "positive":
-        follow_up(session.connection(), [tube.id], [], clock.now())
+    session.flush()
+    # A positive that now stands starts the follow-up if it had not begun; a
+    # follow-up tube's task takes the standing result (a negative lifts the
+    # control). A pool settled negative keeps its members' controls and
+    # tasks: their own single tubes resolve them.
+    turned = [tube.id] if chosen.result == "positive" and before != "positive" else []
+    settled = [tube.id] if tube.purpose == "followup" else []
+    follow_up(session.connection(), turned, settled, clock.now())
     session.commit()
 
 
