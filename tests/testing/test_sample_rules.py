@@ -19,7 +19,6 @@ from fangkong.testing.rules import (
     allowed_pool_sizes,
     area_pool_size,
     normalize_result,
-    parse_ct,
     percentile,
     pooling_forbidden,
     reason,
@@ -344,16 +343,6 @@ def test_every_reason_has_chinese_and_english_words_and_takes_a_detail() -> None
 )
 def test_result_words_in_chinese_and_english_are_understood(word: str, verdict: str | None) -> None:
     assert normalize_result(word) == verdict
-
-
-def test_a_ct_value_is_a_number_from_0_to_50_or_empty() -> None:
-    assert parse_ct(" 32.5 ") == 32.5
-    assert parse_ct("") is None
-    assert parse_ct("0") == 0.0
-    assert parse_ct("50") == 50.0
-    for bad in ("50.1", "-1", "nan", "inf", "阳性"):
-        with pytest.raises(ValueError, match=r".*"):
-            parse_ct(bad)
 
 
 def test_the_pool_sizes_a_round_may_use_come_from_the_policy() -> None:

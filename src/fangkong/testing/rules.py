@@ -5,7 +5,6 @@ batch files)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -109,17 +108,6 @@ ZONE_NAMES = {"sealed": ("封控区", "sealed"), "controlled": ("管控区", "co
 
 def normalize_result(value: str) -> str | None:
     return RESULT_ALIASES.get(value.strip().lower())
-
-
-def parse_ct(value: str) -> float | None:
-    """A Ct value, or None for an empty cell; ValueError when not a Ct."""
-    value = value.strip()
-    if not value:
-        return None
-    number = float(value)
-    if not math.isfinite(number) or not CT_RANGE[0] <= number <= CT_RANGE[1]:
-        raise ValueError(value)
-    return number
 
 
 def allowed_pool_sizes(policy: Policy) -> tuple[int, ...]:
