@@ -21,6 +21,7 @@ from fangkong.testing.models import (
     TemporaryControl,
     Tube,
 )
+from fangkong.testing.positives import positive_pools
 from fangkong.testing.proposals import next_round_pool_sizes
 from fangkong.testing.results import record_lab_result, settle_conflict
 from fangkong.testing.rounds import AreaPolicy, close_round
@@ -32,6 +33,7 @@ from tests.testing.conftest import (
     ANCI,
     LAB_NAME,
     TOWNSHIP_A,
+    TOWNSHIP_B,
     Registry,
     fill_tube,
     samples_file,
@@ -197,3 +199,22 @@ def test_settling_a_follow_up_tube_positive_makes_its_task_positive_and_keeps_th
 
 def task_tube(session: Session) -> int:
     return session.scalars(select(Tube.id).where(Tube.barcode == "K0002")).one()
+
+
+def test_a_positive_pool_is_on_the_board_of_every_community_its_members_live_in(
+    session: Session,
+    sampler: Actor,
+    lab: Actor,
+    make_actor: Callable[..., Actor],
+    anci_round: Round,
+    registry: Registry,
+) -> None:
+    fill_tube(session, sampler, anci_round.id, "M0001", [registry.a1[0], registry.b1[0]])
+    _positive(session, lab, "M0001")
+    worker_b = make_actor("community_worker", TOWNSHIP_B)
+
+    pools = positive_pools(session, worker_b, anci_round.id)
+
+    assert [p.barcode for p in pools] == ["M0001"]
+    assert [m.person_id for m in pools[0].members] == [registry.b1[0].id]
+    assert pools[0].members[0].task == "open"

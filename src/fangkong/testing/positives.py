@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from fangkong import clock
@@ -76,13 +76,18 @@ def positive_pools(session: Session, actor: Actor, round_id: int) -> list[Positi
     require(actor, Permission.TESTING_READ)
     get_round(session, actor, round_id)
     positive = exists().where(and_(LabResult.tube_id == Tube.id, LabResult.result == "positive"))
-    tubes = session.scalars(
-        scope(
-            select(Tube).where(Tube.round_id == round_id, Tube.pool_size > 1, positive),
-            Tube.region_code,
-            actor,
-        ).order_by(Tube.result_at.desc(), Tube.id)
-    ).all()
+    pools = select(Tube).where(Tube.round_id == round_id, Tube.pool_size > 1, positive)
+    if actor.jurisdiction:
+        # A pool is on the board of every jurisdiction one of its members
+        # lives in: each member's task belongs to the member's community.
+        resident = exists().where(
+            TubeMember.tube_id == Tube.id,
+            TubeMember.region_code.startswith(actor.jurisdiction, autoescape=True),
+        )
+        pools = pools.where(
+            or_(Tube.region_code.startswith(actor.jurisdiction, autoescape=True), resident)
+        )
+    tubes = session.scalars(pools.order_by(Tube.result_at.desc(), Tube.id)).all()
     if not tubes:
         return []
     unmasked = actor.can(Permission.REGISTRY_READ_PERSONAL)
