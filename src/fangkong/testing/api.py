@@ -427,40 +427,13 @@ def api_missing(
     return list(cov.missing_persons(session, actor, round_id, region, limit=limit))
 
 
-MISSING_FIELDS = (
-    "region_code",
-    "building",
-    "unit",
-    "room",
-    "household",
-    "name",
-    "id_number",
-    "phone",
-)
-MISSING_HEADER = [
-    "社区代码 community",
-    "楼栋 building",
-    "单元 unit",
-    "房号 room",
-    "户编号 household",
-    "姓名 name",
-    "身份证号 id_number",
-    "联系电话 phone",
-]
-
-
 @router.get("/rounds/{round_id}/missing.xlsx", response_class=Response)
 def api_missing_xlsx(
     session: SessionDep, actor: CurrentActor, round_id: int, region: Code
 ) -> Response:
     """The missing list (一人不落) for community workers, by building and household."""
-    rows = [
-        [getattr(m, f) for f in MISSING_FIELDS]
-        for m in cov.missing_persons(session, actor, round_id, region)
-    ]
-    return attachment(
-        write_rows(MISSING_HEADER, rows, "xlsx"), "xlsx", f"missing-{round_id}-{region}.xlsx"
-    )
+    data, _ = cov.missing_list_file(session, actor, round_id, region, "xlsx")
+    return attachment(data, "xlsx", f"missing-{round_id}-{region}.xlsx")
 
 
 @router.get("/rounds/{round_id}/lab", response_model=cov.LabCompleteness)

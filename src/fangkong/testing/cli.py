@@ -237,38 +237,18 @@ def missing(
 ) -> None:
     """The missing-persons list (一人不落) of a region, by building and household."""
     from fangkong.db import session_scope
-    from fangkong.tabular import write_rows
-    from fangkong.testing.coverage import missing_persons
+    from fangkong.testing.coverage import missing_list_file
 
-    header = [
-        "社区代码 community",
-        "楼栋 building",
-        "单元 unit",
-        "房号 room",
-        "户编号 household",
-        "姓名 name",
-        "身份证号 id_number",
-        "联系电话 phone",
-    ]
+    fmt = "xlsx" if out.suffix.lower() == ".xlsx" else "csv"
     with session_scope() as session:
         try:
-            rows = [
-                [
-                    m.region_code,
-                    m.building,
-                    m.unit,
-                    m.room,
-                    m.household,
-                    m.name,
-                    m.id_number,
-                    m.phone,
-                ]
-                for m in missing_persons(session, actor_for(session, as_user), round_id, region)
-            ]
+            data, count = missing_list_file(
+                session, actor_for(session, as_user), round_id, region, fmt
+            )
         except FangkongError as error:
             raise _fail(error) from None
-    out.write_bytes(write_rows(header, rows, "xlsx" if out.suffix.lower() == ".xlsx" else "csv"))
-    typer.echo(f"{len(rows)} persons missing, written to {out}")
+    out.write_bytes(data)
+    typer.echo(f"{count} persons missing, written to {out}")
 
 
 @testing_app.command("positives")

@@ -27,6 +27,7 @@ from fangkong.people.phones import mask_phone
 from fangkong.policy import get_policy
 from fangkong.regions.models import Region
 from fangkong.regions.service import get_region
+from fangkong.tabular import write_rows
 from fangkong.testing.models import Round
 from fangkong.testing.rounds import get_round, infant_cutoff, round_areas
 from fangkong.testing.rules import Coverage, percentile, roll_up
@@ -192,6 +193,31 @@ def missing_persons(
             str(household),
             str(code),
         )
+
+
+MISSING_EXPORT: dict[str, str] = {
+    # field of MissingPerson -> column of the exported list (Chinese, English)
+    "region_code": "社区代码 community",
+    "building": "楼栋 building",
+    "unit": "单元 unit",
+    "room": "房号 room",
+    "household": "户编号 household",
+    "name": "姓名 name",
+    "id_number": "身份证号 id_number",
+    "phone": "联系电话 phone",
+}
+
+
+def missing_list_file(
+    session: Session, actor: Actor, round_id: int, region_code: str, fmt: str
+) -> tuple[bytes, int]:
+    """The missing list as an XLSX or CSV file for the door-to-door round,
+    and how many persons it holds."""
+    rows = [
+        [getattr(m, field) for field in MISSING_EXPORT]
+        for m in missing_persons(session, actor, round_id, region_code)
+    ]
+    return write_rows(list(MISSING_EXPORT.values()), rows, fmt), len(rows)
 
 
 @dataclass(frozen=True)
