@@ -261,6 +261,28 @@ def reserve_ids(conn: Connection, table: str, count: int) -> pa.Array:
     return pa.array(range(first, first + count), type=pa.int64())
 
 
+def key_text(conn: Connection) -> str:
+    """The SQL type of a staged key column compared with the registry's code
+    columns (the "C" collation on PostgreSQL, so joins use their indexes)."""
+    return 'TEXT COLLATE "C"' if is_postgres(conn) else "TEXT"
+
+
+@contextmanager
+def staged(conn: Connection, name: str, columns: str, rows: pa.Table) -> Iterator[str]:
+    """A temporary table ``name`` with ``columns`` (SQL column definitions, in
+    ``rows``' order) holding ``rows``, analysed on PostgreSQL so the joins on
+    it are planned for its size, and dropped afterwards. Yields its name."""
+    conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    conn.execute(text(f"CREATE TEMPORARY TABLE {name} ({columns})"))
+    try:
+        copy_in(conn, name, rows)
+        if is_postgres(conn):
+            conn.execute(text(f"ANALYZE {name}"))
+        yield name
+    finally:
+        conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+
+
 ANALYZE_AFTER_ROWS = 10_000
 
 

@@ -43,8 +43,10 @@ from fangkong.bulkio import (
     copy_out,
     db_time,
     is_postgres,
+    key_text,
     lock_for_append,
     reserve_ids,
+    staged,
     values_list,
 )
 from fangkong.people.models import Address, Household, Person
@@ -168,18 +170,14 @@ def _registered(conn: Connection, rows: pa.Table, regions: list[str]) -> pa.Tabl
     rest = pc.filter(ids, unknown)
     if len(rest) == 0:
         return local
-    conn.execute(text("DROP TABLE IF EXISTS stage_id_number"))
-    collate = ' COLLATE "C"' if is_postgres(conn) else ""
-    conn.execute(text(f"CREATE TEMPORARY TABLE stage_id_number (id_number VARCHAR(32){collate})"))
-    copy_in(conn, "stage_id_number", pa.table({"id_number": rest}))
-    if is_postgres(conn):
-        conn.execute(text("ANALYZE stage_id_number"))
-    elsewhere = copy_out(
-        conn,
-        f"SELECT {columns} FROM person p JOIN stage_id_number s ON s.id_number = p.id_number",
-        PERSON_SCHEMA,
-    )
-    conn.execute(text("DROP TABLE stage_id_number"))
+    with staged(
+        conn, "stage_id_number", f"id_number {key_text(conn)}", pa.table({"id_number": rest})
+    ):
+        elsewhere = copy_out(
+            conn,
+            f"SELECT {columns} FROM person p JOIN stage_id_number s ON s.id_number = p.id_number",
+            PERSON_SCHEMA,
+        )
     return pa.concat_tables([local, elsewhere])
 
 

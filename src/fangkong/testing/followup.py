@@ -14,21 +14,20 @@ controlled, re-sampled and resolved can be measured."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 
+import pyarrow as pa
 from sqlalchemy import Connection, text
 
-from fangkong.bulkio import db_time
+from fangkong.bulkio import db_time, staged
 from fangkong.policy import get_policy
 
 
-def _stage(conn: Connection, tube_ids: list[int]) -> None:
-    conn.execute(text("DROP TABLE IF EXISTS stage_turned"))
-    conn.execute(text("CREATE TEMPORARY TABLE stage_turned (tube_id BIGINT PRIMARY KEY)"))
-    if tube_ids:
-        conn.execute(
-            text("INSERT INTO stage_turned (tube_id) VALUES (:t)"), [{"t": t} for t in tube_ids]
-        )
+def _turned(conn: Connection, tube_ids: list[int]) -> AbstractContextManager[str]:
+    """The tubes to act on, as the temporary table ``stage_turned``."""
+    rows = pa.table({"tube_id": pa.array(tube_ids, pa.int64())})
+    return staged(conn, "stage_turned", "tube_id BIGINT PRIMARY KEY", rows)
 
 
 def follow_up(
@@ -41,14 +40,13 @@ def follow_up(
     at = db_time(conn, now)
     controlled = 0
     if positive_tube_ids:
-        _stage(conn, positive_tube_ids)
-        controlled = _control_members(conn, at)
-        _create_tasks(conn, at, now)
-        _record_positive_persons(conn, at)
+        with _turned(conn, positive_tube_ids):
+            controlled = _control_members(conn, at)
+            _create_tasks(conn, at, now)
+            _record_positive_persons(conn, at)
     if settled:
-        _stage(conn, settled)
-        _resolve_tasks(conn, at)
-    conn.execute(text("DROP TABLE IF EXISTS stage_turned"))
+        with _turned(conn, settled):
+            _resolve_tasks(conn, at)
     return controlled
 
 

@@ -33,8 +33,10 @@ from fangkong.bulkio import (
     copy_out,
     db_time,
     is_postgres,
+    key_text,
     lock_for_append,
     reserve_ids,
+    staged,
 )
 from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.imports import Reject
@@ -97,36 +99,30 @@ def _reject(row_number: int, column: str, value: str, key: str) -> Reject:
 
 
 def _known_tubes(conn: Connection, barcodes: pa.Array, jurisdiction: str) -> pa.Table:
-    conn.execute(text("DROP TABLE IF EXISTS stage_barcode"))
-    collate = ' COLLATE "C"' if is_postgres(conn) else ""
-    conn.execute(text(f"CREATE TEMPORARY TABLE stage_barcode (barcode TEXT{collate})"))
-    copy_in(conn, "stage_barcode", pa.table({"barcode": pc.unique(barcodes)}))
     if jurisdiction and not jurisdiction.isdigit():
         raise ValueError(f"not a jurisdiction: {jurisdiction!r}")
-    tubes = copy_out(
-        conn,
-        f"""SELECT t.id, t.barcode, t.region_code, t.pool_size, t.purpose, t.state, t.result
-        FROM stage_barcode s JOIN tube t ON t.barcode = s.barcode
-        WHERE t.region_code LIKE '{jurisdiction}%'""",
-        TUBE_SCHEMA,
-    )
-    conn.execute(text("DROP TABLE stage_barcode"))
-    return tubes
+    stage = pa.table({"barcode": pc.unique(barcodes)})
+    with staged(conn, "stage_barcode", f"barcode {key_text(conn)}", stage):
+        return copy_out(
+            conn,
+            f"""SELECT t.id, t.barcode, t.region_code, t.pool_size, t.purpose, t.state, t.result
+            FROM stage_barcode s JOIN tube t ON t.barcode = s.barcode
+            WHERE t.region_code LIKE '{jurisdiction}%'""",
+            TUBE_SCHEMA,
+        )
 
 
 def _received_fingerprints(conn: Connection, tube_ids: pa.Array) -> set[tuple[int, str]]:
-    conn.execute(text("DROP TABLE IF EXISTS stage_tube_id"))
-    conn.execute(text("CREATE TEMPORARY TABLE stage_tube_id (tube_id BIGINT)"))
-    copy_in(conn, "stage_tube_id", pa.table({"tube_id": pc.unique(tube_ids)}))
-    rows = conn.execute(
-        text(
-            "SELECT r.tube_id, r.fingerprint FROM stage_tube_id s "
-            "JOIN lab_result r ON r.tube_id = s.tube_id"
+    with staged(
+        conn, "stage_tube_id", "tube_id BIGINT", pa.table({"tube_id": pc.unique(tube_ids)})
+    ):
+        rows = conn.execute(
+            text(
+                "SELECT r.tube_id, r.fingerprint FROM stage_tube_id s "
+                "JOIN lab_result r ON r.tube_id = s.tube_id"
+            )
         )
-    )
-    seen = {(int(t), str(f)) for t, f in rows}
-    conn.execute(text("DROP TABLE stage_tube_id"))
-    return seen
+        return {(int(t), str(f)) for t, f in rows}
 
 
 def apply_results(conn: Connection, actor: Actor, rows: pa.Table, now: datetime) -> ResultOutcome:
@@ -237,40 +233,34 @@ def _update_tubes(conn: Connection, changes: dict[int, dict[str, object]], now: 
     stamp = db_time(conn, now)
     with_result = {t: c for t, c in changes.items() if "result" in c}
     if with_result:
-        conn.execute(text("DROP TABLE IF EXISTS stage_tube_result"))
         timestamp = "TIMESTAMP WITH TIME ZONE" if is_postgres(conn) else "TIMESTAMP"
-        conn.execute(
-            text(
-                f"""CREATE TEMPORARY TABLE stage_tube_result (tube_id BIGINT, result VARCHAR(16),
-                tested_at {timestamp}, lab VARCHAR(100), conflict BOOLEAN)"""
-            )
-        )
         ids = list(with_result)
-        copy_in(
-            conn,
-            "stage_tube_result",
-            pa.table(
-                {
-                    "tube_id": pa.array(ids, pa.int64()),
-                    "result": pa.array([with_result[t]["result"] for t in ids], pa.string()),
-                    "tested_at": pa.array(
-                        [with_result[t]["tested_at"] for t in ids], pa.timestamp("us", "UTC")
-                    ),
-                    "lab": pa.array([with_result[t]["lab"] for t in ids], pa.string()),
-                    "conflict": pa.array([with_result[t]["conflict"] for t in ids], pa.bool_()),
-                }
-            ),
+        rows = pa.table(
+            {
+                "tube_id": pa.array(ids, pa.int64()),
+                "result": pa.array([with_result[t]["result"] for t in ids], pa.string()),
+                "tested_at": pa.array(
+                    [with_result[t]["tested_at"] for t in ids], pa.timestamp("us", "UTC")
+                ),
+                "lab": pa.array([with_result[t]["lab"] for t in ids], pa.string()),
+                "conflict": pa.array([with_result[t]["conflict"] for t in ids], pa.bool_()),
+            }
         )
-        conn.execute(
-            text(
-                """UPDATE tube SET result = s.result, tested_at = s.tested_at, lab = s.lab,
-                    state = 'tested', result_at = :now, conflict = (tube.conflict OR s.conflict),
-                    received_at = COALESCE(tube.received_at, :now)
-                FROM stage_tube_result s WHERE tube.id = s.tube_id"""
-            ),
-            {"now": stamp},
+        columns = (
+            f"tube_id BIGINT, result VARCHAR(16), tested_at {timestamp}, lab VARCHAR(100), "
+            "conflict BOOLEAN"
         )
-        conn.execute(text("DROP TABLE stage_tube_result"))
+        with staged(conn, "stage_tube_result", columns, rows):
+            conn.execute(
+                text(
+                    """UPDATE tube SET result = s.result, tested_at = s.tested_at, lab = s.lab,
+                        state = 'tested', result_at = :now,
+                        conflict = (tube.conflict OR s.conflict),
+                        received_at = COALESCE(tube.received_at, :now)
+                    FROM stage_tube_result s WHERE tube.id = s.tube_id"""
+                ),
+                {"now": stamp},
+            )
     flagged = [t for t, c in changes.items() if c["conflict"] and "result" not in c]
     for start in range(0, len(flagged), 1000):
         piece = flagged[start : start + 1000]

@@ -24,9 +24,10 @@ from fangkong.bulkio import (
     copy_in,
     copy_out,
     db_time,
-    is_postgres,
+    key_text,
     lock_for_append,
     reserve_ids,
+    staged,
 )
 from fangkong.config import get_settings
 from fangkong.imports import (
@@ -283,14 +284,6 @@ TUBE_LOOKUP = pa.schema(
 )
 
 
-def _stage(conn: Connection, name: str, columns: str, values: pa.Table) -> None:
-    conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
-    conn.execute(text(f"CREATE TEMPORARY TABLE {name} ({columns})"))
-    copy_in(conn, name, values)
-    if is_postgres(conn):
-        conn.execute(text(f"ANALYZE {name}"))
-
-
 def _lookup_persons(
     conn: Connection, cells: _Cells, round_id: int, jurisdiction: str
 ) -> tuple[SampleRows, KnownMembers]:
@@ -303,26 +296,20 @@ def _lookup_persons(
     if jurisdiction and not jurisdiction.isdigit():
         raise ValueError(f"not a jurisdiction: {jurisdiction!r}")
     numbers = pc.unique(cells.id_number)
-    collate = ' COLLATE "C"' if is_postgres(conn) else ""
     # TEXT: the file's cells, too long ones included (refused, but looked up)
-    _stage(
-        conn,
-        "stage_id_number",
-        f"ordinal BIGINT, id_number TEXT{collate}",
-        pa.table({"ordinal": pa.array(range(len(numbers)), pa.int64()), "id_number": numbers}),
-    )
-    found = copy_out(
-        conn,
-        f"""SELECT s.ordinal, p.id, p.region_code, p.address_id, t.barcode,
-            CASE WHEN m.task_id IS NULL THEN 0 ELSE 1 END
-        FROM stage_id_number s
-        JOIN person p ON p.id_number = s.id_number AND p.merged_into_id IS NULL
-            AND p.region_code LIKE '{jurisdiction}%'
-        LEFT JOIN tube_member m ON m.person_id = p.id AND m.round_id = {int(round_id)}
-        LEFT JOIN tube t ON t.id = m.tube_id""",
-        PERSON_LOOKUP,
-    )
-    conn.execute(text("DROP TABLE stage_id_number"))
+    stage = pa.table({"ordinal": pa.array(range(len(numbers)), pa.int64()), "id_number": numbers})
+    with staged(conn, "stage_id_number", f"ordinal BIGINT, id_number {key_text(conn)}", stage):
+        found = copy_out(
+            conn,
+            f"""SELECT s.ordinal, p.id, p.region_code, p.address_id, t.barcode,
+                CASE WHEN m.task_id IS NULL THEN 0 ELSE 1 END
+            FROM stage_id_number s
+            JOIN person p ON p.id_number = s.id_number AND p.merged_into_id IS NULL
+                AND p.region_code LIKE '{jurisdiction}%'
+            LEFT JOIN tube_member m ON m.person_id = p.id AND m.round_id = {int(round_id)}
+            LEFT JOIN tube t ON t.id = m.tube_id""",
+            PERSON_LOOKUP,
+        )
     n = len(numbers)
     ordinal = found.column("ordinal").to_numpy()
     person_of = np.full(n, -1, dtype=np.int64)
@@ -356,18 +343,15 @@ def _lookup_persons(
 
 
 def _known_tubes(conn: Connection, barcodes: pa.Array, jurisdiction: str) -> KnownTubes:
-    collate = ' COLLATE "C"' if is_postgres(conn) else ""
-    _stage(
-        conn, "stage_barcode", f"barcode TEXT{collate}", pa.table({"barcode": pc.unique(barcodes)})
-    )
-    tubes = copy_out(
-        conn,
-        """SELECT t.id, t.barcode, t.round_id, t.pool_size, t.state, t.region_code,
-            (SELECT COUNT(*) FROM tube_member m WHERE m.tube_id = t.id)
-        FROM stage_barcode s JOIN tube t ON t.barcode = s.barcode""",
-        TUBE_LOOKUP,
-    )
-    conn.execute(text("DROP TABLE stage_barcode"))
+    stage = pa.table({"barcode": pc.unique(barcodes)})
+    with staged(conn, "stage_barcode", f"barcode {key_text(conn)}", stage):
+        tubes = copy_out(
+            conn,
+            """SELECT t.id, t.barcode, t.round_id, t.pool_size, t.state, t.region_code,
+                (SELECT COUNT(*) FROM tube_member m WHERE m.tube_id = t.id)
+            FROM stage_barcode s JOIN tube t ON t.barcode = s.barcode""",
+            TUBE_LOOKUP,
+        )
     return KnownTubes(
         id=tubes.column("id").to_numpy(),
         barcode=tubes.column("barcode").combine_chunks(),
