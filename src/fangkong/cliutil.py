@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import typer
 from sqlalchemy import select
@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 
 from fangkong.access.models import User
 from fangkong.access.service import SYSTEM, Actor, actor_of
-from fangkong.imports import Reject
+
+if TYPE_CHECKING:
+    from fangkong.imports import ImportCounts
 
 AsUser = typer.Option(None, "--as-user", help="act as this user (role and jurisdiction)")
 
@@ -37,18 +39,8 @@ def read_input(file: Path) -> bytes:
         raise typer.Exit(2) from None
 
 
-class ImportOutcome(Protocol):
-    batch_id: int
-    rejected: int
-    notices: list[str]
-    rejects: list[Reject]
-
-    @property
-    def summary(self) -> str: ...
-
-
 def report_import(
-    result: ImportOutcome,
+    result: ImportCounts,
     report: Path | None,
     report_rows: Callable[[], tuple[list[str], Sequence[Sequence[object]]]],
 ) -> None:
@@ -63,7 +55,7 @@ def report_import(
         typer.echo(f"rejected rows written to {report}", err=True)
 
 
-def finish_import(result: ImportOutcome, report: Path | None) -> None:
+def finish_import(result: ImportCounts, report: Path | None) -> None:
     """Print the summary line and exit with the import's code."""
     typer.echo(result.summary)
     if result.rejected and report is None:

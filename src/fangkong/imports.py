@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, insert, select
@@ -22,6 +23,70 @@ from fangkong.tabular import StringTable
 
 REPORT_COLUMNS = ("原行号 row", "错误列 column", "错误原因", "reason")
 BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+@dataclass
+class ImportCounts:
+    """What every file import reports. An import with counts of its own adds
+    fields and names them in :meth:`more_counts`, which the summary line
+    prints after the three every import has."""
+
+    batch_id: int
+    accepted: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    notices: list[str] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+
+    def more_counts(self) -> dict[str, int]:
+        return {}
+
+    @property
+    def summary(self) -> str:
+        more = "".join(f", {name} {count}" for name, count in self.more_counts().items())
+        return (
+            f"accepted {self.accepted}, unchanged {self.unchanged}, rejected {self.rejected}{more}"
+        )
+
+
+class CellCheck:
+    """A file's cells under check, column by column: each cell trimmed, and
+    every row refused so far with its first reason (a row's later faults are
+    not piled on)."""
+
+    def __init__(self, table: StringTable, positions: dict[str, int]) -> None:
+        self.table = table
+        self.positions = positions
+        self.bad = np.zeros(table.num_rows, dtype=bool)
+        self.rejects: list[Reject] = []
+
+    def text(self, field_name: str) -> pa.Array:
+        """The field's cells, trimmed; all empty when the file lacks it."""
+        position = self.positions.get(field_name)
+        if position is None:
+            return pa.array([""] * self.table.num_rows, pa.string())
+        return pc.utf8_trim_whitespace(self.table.columns[position])
+
+    def refuse(
+        self, mask: np.ndarray, column: str, values: pa.Array, words: tuple[str, str]
+    ) -> None:
+        zh, en = words
+        for i in np.flatnonzero(mask & ~self.bad):
+            row = int(self.table.row_numbers[i])
+            self.rejects.append(Reject(row, column, str(values[i].as_py()), zh, en))
+        self.bad |= mask
+
+
+def true_where(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow column as a NumPy mask, nulls false."""
+    mask: np.ndarray = np.asarray(
+        pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool
+    )
+    return mask
+
+
+def empty_cells(values: pa.Array) -> np.ndarray:
+    return true_where(pc.fill_null(pc.equal(values, ""), True))
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from fangkong.people.service import (
 )
 from fangkong.tabular import write_rows
 from fangkong.web.deps import CurrentActor, SessionDep
-from fangkong.web.files import attachment, read_upload
+from fangkong.web.files import RejectOut, attachment, read_upload, rejects_out
 
 router = APIRouter(prefix="/api", tags=["people"])
 
@@ -53,14 +53,6 @@ class PersonPatch(BaseModel):
     name: str | None = Field(None, max_length=100)
     phone: str | None = Field(None, max_length=40, description="empty string removes it")
     relation: str | None = Field(None, max_length=16)
-
-
-class RejectOut(BaseModel):
-    row: int
-    column: str
-    value: str
-    reason: str
-    reason_en: str
 
 
 class ImportOut(BaseModel):
@@ -144,16 +136,7 @@ def api_import_people(
         updated=result.updated,
         duplicate_suspects=result.duplicate_suspects,
         notices=result.notices,
-        rejects=[
-            RejectOut(
-                row=r.row_number,
-                column=r.column,
-                value=r.value,
-                reason=r.reason_zh,
-                reason_en=r.reason_en,
-            )
-            for r in result.rejects
-        ],
+        rejects=rejects_out(result.rejects),
     )
 
 

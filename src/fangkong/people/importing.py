@@ -6,9 +6,8 @@ leaves nothing half-done (run it again)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -20,8 +19,16 @@ from fangkong.access.models import AuditEvent
 from fangkong.access.rules import Permission
 from fangkong.access.service import Actor, record_audit, require
 from fangkong.bulkio import analyze_after_bulk, bulk_cache
-from fangkong.errors import NotFound, UnreadableFile
-from fangkong.imports import ImportBatch, Reject, broken_rejects, rejects_report, save_rejects
+from fangkong.errors import NotFound
+from fangkong.imports import (
+    ImportBatch,
+    ImportCounts,
+    Reject,
+    broken_rejects,
+    close_batch,
+    open_batch,
+    rejects_report,
+)
 from fangkong.people import bulk, duplicates
 from fangkong.people.columns import FIELD_LABELS, map_headers
 from fangkong.people.models import Person
@@ -33,20 +40,10 @@ FIRST_LOAD_MIN_ROWS = 20_000  # below this, dropping and rebuilding indexes cost
 
 
 @dataclass
-class ImportResult:
-    batch_id: int
-    accepted: int = 0
-    unchanged: int = 0
-    rejected: int = 0
+class ImportResult(ImportCounts):
     inserted: int = 0
     updated: int = 0
     duplicate_suspects: int = 0
-    notices: list[str] = field(default_factory=list)
-    rejects: list[Reject] = field(default_factory=list)
-
-    @property
-    def summary(self) -> str:
-        return f"accepted {self.accepted}, unchanged {self.unchanged}, rejected {self.rejected}"
 
 
 def _community_codes(session: Session) -> np.ndarray:
@@ -82,8 +79,16 @@ def _import(
 ) -> ImportResult:
     table = read_table(data, filename)
     columns = map_headers(table.headers)
-    if table.num_rows == 0 and not table.broken:
-        raise UnreadableFile("文件只有表头，没有数据行 (the file has headers but no rows)")
+    batch = open_batch(
+        session,
+        actor.user_id,
+        actor.jurisdiction,
+        kind="people",
+        data=data,
+        filename=filename,
+        table=table,
+        columns=columns,
+    )
     validated = validate_rows(
         table,
         columns,
@@ -91,35 +96,19 @@ def _import(
         jurisdiction=actor.jurisdiction,
         today=clock.today_local(),
     )
-    notices = list(table.notices)
-    if columns.ignored:
-        notices.append("忽略了不认识的列 ignored unknown columns: " + ", ".join(columns.ignored))
     rejects = broken_rejects(table) + validated.rejects
-    batch = ImportBatch(
-        kind="people",
-        filename=filename[:255],
-        sha256=hashlib.sha256(data).hexdigest(),
-        actor_id=actor.user_id,
-        jurisdiction=actor.jurisdiction,
-        started_at=clock.now(),
-        status="running",
-        notices=notices,
-        headers=list(table.headers),
-    )
-    session.add(batch)
-    session.flush()
     bulk.create_touched(session.connection())
-    result = ImportResult(batch_id=batch.id, notices=notices)
+    result = ImportResult(batch_id=batch.id, notices=list(batch.notices))
     result.rejected = validated.rejected_rows + len(table.broken)
     try:
         _merge(session, actor, batch, validated.clean, validated.present, result, rejects, progress)
-        save_rejects(session, batch.id, rejects, table)
-        batch.status = "done"
-        batch.finished_at = clock.now()
-        batch.accepted, batch.unchanged, batch.rejected = (
-            result.accepted,
-            result.unchanged,
-            result.rejected,
+        close_batch(
+            session,
+            batch,
+            accepted=result.accepted,
+            unchanged=result.unchanged,
+            rejects=rejects,
+            table=table,
         )
         record_audit(
             session,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from fangkong.errors import NotFound
-from fangkong.imports import ImportBatch, Reject, rejects_report
+from fangkong.imports import ImportBatch, ImportCounts, rejects_report
 from fangkong.tabular import write_rows
 from fangkong.testing import coverage as cov
 from fangkong.testing.models import Round
@@ -41,7 +41,7 @@ from fangkong.testing.rounds import (
 from fangkong.testing.sample_import import import_samples
 from fangkong.testing.sampling import TubeView, add_to_tube, close_tube, get_tube, open_tube
 from fangkong.web.deps import CurrentActor, SessionDep
-from fangkong.web.files import attachment, read_upload
+from fangkong.web.files import RejectOut, attachment, read_upload, rejects_out
 
 router = APIRouter(prefix="/api/testing", tags=["testing"])
 
@@ -136,14 +136,6 @@ class ExemptionIn(Strict):
     note: str = Field("", max_length=500)
 
 
-class RejectOut(BaseModel):
-    row: int
-    column: str
-    value: str
-    reason: str
-    reason_en: str
-
-
 class FileImportOut(BaseModel):
     batch_id: int
     summary: str
@@ -155,17 +147,20 @@ class FileImportOut(BaseModel):
     rejects: list[RejectOut]
 
 
-def _rejects(rejects: list[Reject]) -> list[RejectOut]:
-    return [
-        RejectOut(
-            row=r.row_number,
-            column=r.column,
-            value=r.value,
-            reason=r.reason_zh,
-            reason_en=r.reason_en,
-        )
-        for r in rejects
-    ]
+def _file_import_out(result: ImportCounts) -> FileImportOut:
+    return FileImportOut(
+        batch_id=result.batch_id,
+        summary=result.summary,
+        accepted=result.accepted,
+        unchanged=result.unchanged,
+        rejected=result.rejected,
+        counts={  # the summary's words as keys: "positive tubes" -> positive_tubes
+            name.replace(" ", "_").replace("-", "_"): count
+            for name, count in result.more_counts().items()
+        },
+        notices=result.notices,
+        rejects=rejects_out(result.rejects),
+    )
 
 
 def _round_out(session: Session, testing_round: Round) -> RoundOut:
@@ -309,20 +304,7 @@ def api_import_results(
     ],
 ) -> FileImportOut:
     result = import_results(session, actor, read_upload(file), file.filename or "results.csv")
-    return FileImportOut(
-        batch_id=result.batch_id,
-        summary=result.summary,
-        accepted=result.accepted,
-        unchanged=result.unchanged,
-        rejected=result.rejected,
-        counts={
-            "conflicts": result.conflicts,
-            "positive_tubes": result.positive_tubes,
-            "controlled": result.controlled,
-        },
-        notices=result.notices,
-        rejects=_rejects(result.rejects),
-    )
+    return _file_import_out(result)
 
 
 @router.post("/rounds/{round_id}/samples/import", response_model=FileImportOut)
@@ -338,16 +320,7 @@ def api_import_samples(
     result = import_samples(
         session, actor, round_id, read_upload(file), file.filename or "samples.csv"
     )
-    return FileImportOut(
-        batch_id=result.batch_id,
-        summary=result.summary,
-        accepted=result.accepted,
-        unchanged=result.unchanged,
-        rejected=result.rejected,
-        counts={"tubes": result.tubes, "followups": result.followups},
-        notices=result.notices,
-        rejects=_rejects(result.rejects),
-    )
+    return _file_import_out(result)
 
 
 @router.get(

@@ -5,14 +5,21 @@ Imports print ``accepted N, unchanged N, rejected N, ...`` and exit 0, 1 or
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from fangkong.cliutil import AsUser, actor_for, finish_import, read_input, report_import
 from fangkong.errors import FangkongError, InvalidInput
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from fangkong.access.service import Actor
+    from fangkong.imports import ImportCounts
 
 testing_app = typer.Typer(help="mass-testing rounds, samples, lab results", no_args_is_help=True)
 round_app = typer.Typer(help="testing rounds", no_args_is_help=True)
@@ -139,21 +146,14 @@ def samples_import(
     as_user: str | None = AsUser,
 ) -> None:
     """Import sampling records (one row per person in a tube)."""
-    from fangkong.db import session_scope
-    from fangkong.imports import ImportBatch, rejects_report
     from fangkong.testing.sample_import import import_samples
 
-    data = read_input(file)
-    with session_scope() as session:
-        actor = actor_for(session, as_user)
-        try:
-            result = import_samples(session, actor, round_id, data, file.name)
-        except FangkongError as error:
-            raise _fail(error) from None
-        batch = session.get(ImportBatch, result.batch_id)
-        assert batch is not None
-        report_import(result, report, lambda: rejects_report(session, batch))
-    finish_import(result, report)
+    _import_file(
+        file,
+        report,
+        as_user,
+        lambda session, actor, data: import_samples(session, actor, round_id, data, file.name),
+    )
 
 
 @results_app.command("import")
@@ -165,15 +165,31 @@ def results_import(
     as_user: str | None = AsUser,
 ) -> None:
     """Import lab results; a conflicting result is kept, flagged and counted."""
+    from fangkong.testing.result_import import import_results
+
+    _import_file(
+        file,
+        report,
+        as_user,
+        lambda session, actor, data: import_results(session, actor, data, file.name),
+    )
+
+
+def _import_file(
+    file: Path,
+    report: Path | None,
+    as_user: str | None,
+    run: Callable[[Session, Actor, bytes], ImportCounts],
+) -> None:
+    """Read the file, run the import as the user, write the rejects report,
+    print the summary and exit with the import's code."""
     from fangkong.db import session_scope
     from fangkong.imports import ImportBatch, rejects_report
-    from fangkong.testing.result_import import import_results
 
     data = read_input(file)
     with session_scope() as session:
-        actor = actor_for(session, as_user)
         try:
-            result = import_results(session, actor, data, file.name)
+            result = run(session, actor_for(session, as_user), data)
         except FangkongError as error:
             raise _fail(error) from None
         batch = session.get(ImportBatch, result.batch_id)

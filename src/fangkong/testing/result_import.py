@@ -5,7 +5,7 @@ already under control with a task."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -17,12 +17,16 @@ from fangkong.access.rules import Permission
 from fangkong.access.service import Actor, record_audit, require
 from fangkong.config import get_settings
 from fangkong.imports import (
+    CellCheck,
+    ImportCounts,
     Reject,
     broken_rejects,
     close_batch,
+    empty_cells,
     map_columns,
     open_batch,
     parse_local_times,
+    true_where,
 )
 from fangkong.tabular import StringTable, read_table
 from fangkong.testing.results import RESULT_ROWS, apply_results
@@ -40,70 +44,51 @@ REQUIRED = ("tube", "result", "tested_at")
 
 
 @dataclass
-class ResultImportResult:
-    batch_id: int
-    accepted: int = 0
-    unchanged: int = 0
-    rejected: int = 0
+class ResultImportResult(ImportCounts):
     conflicts: int = 0
     positive_tubes: int = 0
     controlled: int = 0
-    notices: list[str] = field(default_factory=list)
-    rejects: list[Reject] = field(default_factory=list)
 
-    @property
-    def summary(self) -> str:
-        return (
-            f"accepted {self.accepted}, unchanged {self.unchanged}, rejected {self.rejected}, "
-            f"conflicts {self.conflicts}, positive tubes {self.positive_tubes}, "
-            f"newly controlled {self.controlled}"
-        )
+    def more_counts(self) -> dict[str, int]:
+        return {
+            "conflicts": self.conflicts,
+            "positive tubes": self.positive_tubes,
+            "newly controlled": self.controlled,
+        }
 
 
 def _cells(table: StringTable, positions: dict[str, int]) -> tuple[pa.Table, list[Reject]]:
     """The rows whose cells all make sense, as ``RESULT_ROWS``, and a reject
     for every other."""
-    n = table.num_rows
-    bad = np.zeros(n, dtype=bool)
-    rejects: list[Reject] = []
-
-    def text(name: str) -> pa.Array:
-        if name not in positions:
-            return pa.array([""] * n, pa.string())
-        return pc.utf8_trim_whitespace(table.columns[positions[name]])
+    check = CellCheck(table, positions)
 
     def refuse(mask: np.ndarray, column: str, values: pa.Array, key: str) -> None:
-        zh, en = reason(key)
-        for i in np.flatnonzero(mask & ~bad):
-            rejects.append(
-                Reject(int(table.row_numbers[i]), column, str(values[i].as_py()), zh, en)
-            )
-        bad[mask] = True
+        check.refuse(mask, column, values, reason(key))
 
-    barcode = text("tube")
-    refuse(_mask(pc.equal(barcode, "")), "tube", barcode, "required")
-    raw_result = text("result")
+    barcode = check.text("tube")
+    refuse(empty_cells(barcode), "tube", barcode, "required")
+    raw_result = check.text("result")
     aliases = pa.array(list(RESULT_ALIASES), pa.string())
     verdicts = pa.array(list(RESULT_ALIASES.values()), pa.string())
     position = pc.index_in(pc.utf8_lower(raw_result), value_set=aliases)
-    refuse(_mask(pc.is_null(position)), "result", raw_result, "bad_result")
+    refuse(true_where(pc.is_null(position)), "result", raw_result, "bad_result")
     result = pc.take(verdicts, pc.fill_null(position, 0))
     cts = {}
     for name in ("ct_orf1ab", "ct_n"):
-        raw = text(name)
-        empty = _mask(pc.equal(raw, ""))
+        raw = check.text(name)
+        empty = empty_cells(raw)
         parsed = _floats(raw)
         out_of_range = ~empty & (np.isnan(parsed) | (parsed < CT_RANGE[0]) | (parsed > CT_RANGE[1]))
         refuse(out_of_range, name, raw, "bad_ct")
         cts[name] = pa.array(
             np.where(empty | out_of_range, np.nan, parsed), pa.float64(), from_pandas=True
         )
-    time_text = text("tested_at")
+    time_text = check.text("tested_at")
     tested_at = parse_local_times(time_text, get_settings().timezone)
-    refuse(_mask(pc.equal(time_text, "")), "tested_at", time_text, "required")
-    refuse(_mask(pc.is_null(tested_at)), "tested_at", time_text, "bad_time")
+    refuse(empty_cells(time_text), "tested_at", time_text, "required")
+    refuse(true_where(pc.is_null(tested_at)), "tested_at", time_text, "bad_time")
     now = pa.scalar(clock.now(), pa.timestamp("us", "UTC"))
-    refuse(_mask(pc.greater(tested_at, now)), "tested_at", time_text, "future_time")
+    refuse(true_where(pc.greater(tested_at, now)), "tested_at", time_text, "future_time")
     rows = pa.table(
         {
             "row_number": pa.array(table.row_numbers, pa.int64()),
@@ -111,16 +96,12 @@ def _cells(table: StringTable, positions: dict[str, int]) -> tuple[pa.Table, lis
             "result": result,
             "ct_orf1ab": cts["ct_orf1ab"],
             "ct_n": cts["ct_n"],
-            "lab": text("lab"),
+            "lab": check.text("lab"),
             "tested_at": tested_at,
         },
         schema=RESULT_ROWS,
     )
-    return rows.filter(pa.array(~bad)), rejects
-
-
-def _mask(values: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return rows.filter(pa.array(~check.bad)), check.rejects
 
 
 def _floats(values: pa.Array) -> np.ndarray:

@@ -7,7 +7,7 @@ changes nothing: a swab is identified by its tube and person."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -31,12 +31,16 @@ from fangkong.bulkio import (
 )
 from fangkong.config import get_settings
 from fangkong.imports import (
+    CellCheck,
+    ImportCounts,
     Reject,
     broken_rejects,
     close_batch,
+    empty_cells,
     map_columns,
     open_batch,
     parse_local_times,
+    true_where,
 )
 from fangkong.policy import get_policy
 from fangkong.regions.service import zones_in_force
@@ -67,22 +71,12 @@ CLOCK_SKEW_MINUTES = 10  # a handheld's clock may run a little ahead
 
 
 @dataclass
-class SampleImportResult:
-    batch_id: int
-    accepted: int = 0
-    unchanged: int = 0
-    rejected: int = 0
+class SampleImportResult(ImportCounts):
     tubes: int = 0
     followups: int = 0
-    notices: list[str] = field(default_factory=list)
-    rejects: list[Reject] = field(default_factory=list)
 
-    @property
-    def summary(self) -> str:
-        return (
-            f"accepted {self.accepted}, unchanged {self.unchanged}, rejected {self.rejected}, "
-            f"tubes {self.tubes}, follow-ups {self.followups}"
-        )
+    def more_counts(self) -> dict[str, int]:
+        return {"tubes": self.tubes, "follow-ups": self.followups}
 
 
 @dataclass
@@ -96,69 +90,49 @@ class _Cells:
     rejects: list[Reject]
 
 
-def _column(table: StringTable, positions: dict[str, int], name: str) -> pa.Array:
-    if name not in positions:
-        return pa.array([""] * table.num_rows, pa.string())
-    return pc.utf8_trim_whitespace(table.columns[positions[name]])
-
-
 def _read_cells(
     session: Session, actor: Actor, table: StringTable, positions: dict[str, int]
 ) -> _Cells:
-    n = table.num_rows
-    rows = table.row_numbers
-    bad = np.zeros(n, dtype=bool)
-    rejects: list[Reject] = []
+    check = CellCheck(table, positions)
 
     def refuse(
         mask: np.ndarray, column: str, values: pa.Array, key: str, detail: object = ""
     ) -> None:
-        zh, en = reason(key, detail)
-        for i in np.flatnonzero(mask & ~bad):
-            rejects.append(Reject(int(rows[i]), column, str(values[i].as_py()), zh, en))
-        bad[mask] = True
+        check.refuse(mask, column, values, reason(key, detail))
 
-    barcode = _column(table, positions, "tube")
-    id_number = pc.utf8_upper(_column(table, positions, "id_number"))
-    refuse(_empty(barcode), "tube", barcode, "required")
-    refuse(np.asarray(pc.greater(pc.utf8_length(barcode), 40)), "tube", barcode, "required")
-    refuse(_empty(id_number), "id_number", id_number, "required")
+    barcode = check.text("tube")
+    id_number = pc.utf8_upper(check.text("id_number"))
+    refuse(empty_cells(barcode), "tube", barcode, "required")
+    refuse(true_where(pc.greater(pc.utf8_length(barcode), 40)), "tube", barcode, "required")
+    refuse(empty_cells(id_number), "id_number", id_number, "required")
 
-    pool_text = _column(table, positions, "pool_size")
-    not_number = ~np.asarray(pc.match_substring_regex(pool_text, r"^\d{0,3}$"))
-    digits = pc.if_else(_pa(not_number | _empty(pool_text)), "0", pool_text)
+    pool_text = check.text("pool_size")
+    not_number = ~true_where(pc.match_substring_regex(pool_text, r"^\d{0,3}$"))
+    digits = pc.if_else(pa.array(not_number | empty_cells(pool_text)), "0", pool_text)
     sizes = ", ".join(map(str, allowed_pool_sizes(get_policy())))
     refuse(not_number, "pool_size", pool_text, "pool_size_not_allowed", sizes)
     pool_given = np.asarray(pc.cast(digits, pa.int64()))
 
-    time_text = _column(table, positions, "sampled_at")
+    time_text = check.text("sampled_at")
     sampled_at = parse_local_times(time_text, get_settings().timezone)
-    refuse(_empty(time_text), "sampled_at", time_text, "required")
-    refuse(np.asarray(pc.is_null(sampled_at)), "sampled_at", time_text, "bad_time")
+    refuse(empty_cells(time_text), "sampled_at", time_text, "required")
+    refuse(true_where(pc.is_null(sampled_at)), "sampled_at", time_text, "bad_time")
     latest = (
         pa.scalar(clock.now(), pa.timestamp("us", "UTC")).value + CLOCK_SKEW_MINUTES * 60_000_000
     )
-    future = pc.fill_null(pc.greater(pc.cast(sampled_at, pa.int64()), latest), False)
-    refuse(np.asarray(future), "sampled_at", time_text, "future_time")
+    future = pc.greater(pc.cast(sampled_at, pa.int64()), latest)
+    refuse(true_where(future), "sampled_at", time_text, "future_time")
 
-    site_text = _column(table, positions, "site")
-    site_id = np.full(n, -1, dtype=np.int64)
-    given = ~_empty(site_text)
+    site_text = check.text("site")
+    site_id = np.full(table.num_rows, -1, dtype=np.int64)
+    given = ~empty_cells(site_text)
     if given.any():
         sites = _sites_by_key(session, actor)
         keys = site_text.to_pylist()
         for i in np.flatnonzero(given):
             site_id[i] = sites.get(keys[i], -2)
         refuse(site_id == -2, "site", site_text, "unknown_site")
-    return _Cells(barcode, id_number, pool_given, sampled_at, site_id, bad, rejects)
-
-
-def _empty(values: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(pc.equal(values, ""), True))
-
-
-def _pa(mask: np.ndarray) -> pa.Array:
-    return pa.array(mask, pa.bool_())
+    return _Cells(barcode, id_number, pool_given, sampled_at, site_id, check.bad, check.rejects)
 
 
 def _sites_by_key(session: Session, actor: Actor) -> dict[str, int]:
@@ -322,7 +296,7 @@ def _lookup_persons(
     at = region_at[row_ordinal]
     regions = found.column("region_code").combine_chunks()
     region = (
-        pc.if_else(_pa(at >= 0), regions.take(pa.array(np.maximum(at, 0))), None)
+        pc.if_else(pa.array(at >= 0), regions.take(pa.array(np.maximum(at, 0))), None)
         if found.num_rows
         else pa.nulls(len(at), pa.string())
     )

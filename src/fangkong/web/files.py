@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import UploadFile
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from fangkong.errors import InvalidInput
+from fangkong.imports import Reject
 
 # A web upload is read into memory; larger files go through the CLI
 # (`fangkong people import`) on the server.
@@ -38,3 +40,26 @@ def attachment(data: bytes, fmt: str, filename: str) -> Response:
             "Cache-Control": "no-store",
         },
     )
+
+
+class RejectOut(BaseModel):
+    """A rejected row of an uploaded file, as every import API answers it."""
+
+    row: int
+    column: str
+    value: str
+    reason: str
+    reason_en: str
+
+
+def rejects_out(rejects: list[Reject]) -> list[RejectOut]:
+    return [
+        RejectOut(
+            row=r.row_number,
+            column=r.column,
+            value=r.value,
+            reason=r.reason_zh,
+            reason_en=r.reason_en,
+        )
+        for r in rejects
+    ]
