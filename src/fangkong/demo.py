@@ -71,7 +71,10 @@ def build_demo(*, region: str, persons: int, seed: int, echo: Callable[[str], No
         path = DEMO_DIR / f"population-{region}-{persons}-{seed}.csv"
         if not path.exists():
             echo(f"generating {persons} synthetic persons for {region} ...")
-            write_population(generate_population(region, persons, seed), path)
+            # born relative to today, so the round's infants are exempt by age
+            write_population(
+                generate_population(region, persons, seed, today=clock.today_local()), path
+            )
         echo(f"importing {path} ...")
         result = import_people(session, SYSTEM, path.read_bytes(), path.name, progress=echo)
         echo(result.summary)
