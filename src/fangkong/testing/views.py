@@ -6,6 +6,7 @@ and build a context; ``render`` does the rest."""
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import accumulate
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -22,6 +23,7 @@ from fangkong.regions.service import get_region
 from fangkong.testing import coverage as cov
 from fangkong.testing.boards import conflicting_tubes
 from fangkong.testing.messages import MESSAGES
+from fangkong.testing.models import Round
 from fangkong.testing.planner import plan_pooling
 from fangkong.testing.positives import positive_persons, positive_pools
 from fangkong.testing.result_import import import_results
@@ -33,7 +35,6 @@ from fangkong.testing.rounds import (
     get_round,
     list_rounds,
     list_sites,
-    round_areas,
 )
 from fangkong.testing.sample_import import import_samples
 from fangkong.testing.sampling import add_to_tube, close_tube, get_tube, open_tube
@@ -102,11 +103,14 @@ def rounds_create(
     return RedirectResponse(f"/rounds/{created.id}", status_code=303)
 
 
-def _home_region(session: Session, actor: Actor, round_id: int) -> str:
-    """The region a dashboard opens on: the round's own, or the actor's
-    jurisdiction inside it."""
-    testing_round = get_round(session, actor, round_id)
-    prefix = max(testing_round.region_code, actor.jurisdiction, key=len)
+def _home_prefix(testing_round: Round, actor: Actor) -> str:
+    """Where a round's pages open: the round's own region, or the actor's
+    jurisdiction inside it (the deeper of the two)."""
+    return max(testing_round.region_code, actor.jurisdiction, key=len)
+
+
+def _home_region(session: Session, actor: Actor, testing_round: Round) -> str:
+    prefix = _home_prefix(testing_round, actor)
     code = session.scalar(select(Region.code).where(Region.prefix == prefix))
     return code or prefix
 
@@ -116,29 +120,22 @@ def round_dashboard(
     request: Request, session: SessionDep, actor: CurrentActor, round_id: int
 ) -> Response:
     testing_round = get_round(session, actor, round_id)
-    region = _home_region(session, actor, round_id)
+    region = _home_region(session, actor, testing_round)
     report = cov.coverage_report(session, actor, round_id, region)
     progress = cov.sampling_progress(session, actor, round_id)
-    cumulative, total = [], 0
-    for _, count in progress:
-        total += count
-        cumulative.append(total)
     context = {
         "title": "testing.dashboard",
         "round": testing_round,
-        "areas": round_areas(session, round_id),
         "report": report,
         "lab": cov.lab_completeness(session, actor, round_id),
         "sites": cov.site_throughput(session, actor, round_id),
         "chart": {
             "kind": "line",
             "names": [hour for hour, _ in progress],
-            "values": cumulative,
+            "values": list(accumulate(count for _, count in progress)),
             "title": "sampled",
         },
         "can_manage": actor.can(Permission.TESTING_MANAGE),
-        "can_upload_samples": actor.can(Permission.TESTING_SAMPLE),
-        "can_upload_results": actor.can(Permission.TESTING_RESULTS),
     }
     return render(request, "testing/dashboard.html", context)
 
@@ -157,7 +154,7 @@ def coverage_page(
     request: Request, session: SessionDep, actor: CurrentActor, round_id: int, region: Code = ""
 ) -> Response:
     testing_round = get_round(session, actor, round_id)
-    code = region or _home_region(session, actor, round_id)
+    code = region or _home_region(session, actor, testing_round)
     report = cov.coverage_report(session, actor, round_id, code)
     this = get_region(session, actor, code)
     missing: list[cov.MissingPerson] = []
@@ -169,9 +166,7 @@ def coverage_page(
         "report": report,
         "region": this,
         "missing": missing,
-        "parent": this.parent_code
-        if this.prefix != max(testing_round.region_code, actor.jurisdiction, key=len)
-        else None,
+        "parent": this.parent_code if this.prefix != _home_prefix(testing_round, actor) else None,
     }
     return render(request, "testing/coverage.html", context)
 
@@ -235,7 +230,6 @@ def _files_context(session: Session, actor: Actor, round_id: int) -> dict[str, A
         "can_samples": actor.can(Permission.TESTING_SAMPLE),
         "can_results": actor.can(Permission.TESTING_RESULTS),
         "result": None,
-        "kind": None,
         "error": None,
     }
 
@@ -266,7 +260,6 @@ def files_upload(
         session.rollback()
         context["error"] = _error(error)
         return render(request, "testing/files.html", context, status_code=422)
-    context["kind"] = kind
     return render(request, "testing/files.html", context)
 
 
