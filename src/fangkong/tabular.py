@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -63,27 +64,40 @@ def read_table(data: bytes, filename: str) -> StringTable:
 # --- CSV ---------------------------------------------------------------------
 
 
-def _decode(data: bytes) -> tuple[bytes, str]:
-    """Return UTF-8 bytes and the name of the encoding found."""
+def _decode(data: bytes) -> tuple[pa.Buffer, str]:
+    """Return the UTF-8 text (without BOM) and the name of the encoding
+    found. A UTF-8 file is checked by Arrow and never copied: it is most
+    files, and the largest."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UnreadableFile(
             "文件是 UTF-16 编码，请在 Excel 中另存为「CSV UTF-8」或「CSV」"
             " (the file is UTF-16; save it as CSV UTF-8 or plain CSV)"
         )
+    text = pa.py_buffer(data)
     if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+        text = text.slice(3)
     try:
-        data.decode("utf-8")
-        return data, "UTF-8"
-    except UnicodeDecodeError as utf8_error:
+        pa.LargeStringArray.from_buffers(
+            1, pa.array([0, text.size], pa.int64()).buffers()[1], text
+        ).validate(full=True)
+        return text, "UTF-8"
+    except pa.ArrowInvalid:
         try:
-            return data.decode("gb18030").encode("utf-8"), "GB18030"
+            return pa.py_buffer(data.decode("gb18030").encode("utf-8")), "GB18030"
         except UnicodeDecodeError:
+            start = _first_bad_utf8(data)
             raise UnreadableFile(
                 "无法识别文件编码（不是 UTF-8，也不是 GBK/GB18030）"
-                f" (the file is neither UTF-8 nor GBK/GB18030; first bad byte at offset "
-                f"{utf8_error.start})"
+                f" (the file is neither UTF-8 nor GBK/GB18030; first bad byte at offset {start})"
             ) from None
+
+
+def _first_bad_utf8(data: bytes) -> int:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error.start
+    return -1
 
 
 def _sniff_delimiter(first_line: bytes) -> str:
@@ -92,23 +106,35 @@ def _sniff_delimiter(first_line: bytes) -> str:
     return best if counts[best] else ","
 
 
+BLANK_LINE = re.compile(rb"\n\r?\n")
+
+
+def _has_blank_line(data: memoryview) -> bool:
+    """A blank line before the last non-blank one (trailing ones are harmless)."""
+    end = len(data)
+    while end and data[end - 1] in b"\r\n":
+        end -= 1
+    return BLANK_LINE.search(data, 0, end) is not None
+
+
 def _read_csv(raw: bytes) -> StringTable:
-    data, encoding = _decode(raw)
-    first_line = data.split(b"\n", 1)[0]
-    delimiter = _sniff_delimiter(first_line)
+    text, encoding = _decode(raw)
+    data = memoryview(text).cast("B")  # Arrow exports signed bytes
+    first_end = bytes(data[:4096]).find(b"\n")
+    delimiter = _sniff_delimiter(bytes(data[: first_end if first_end >= 0 else 4096]))
     notices = [] if encoding == "UTF-8" else [f"文件编码 {encoding} (file encoding {encoding})"]
-    body = data.rstrip(b"\r\n")
-    blank_lines = b"\n\n" in body or b"\n\r\n" in body
     try:
         # Arrow skips blank lines without counting them; the stdlib reader
         # keeps the spreadsheet's row numbers for files that have some.
         table = (
-            _read_csv_stdlib(data, delimiter) if blank_lines else _read_csv_arrow(data, delimiter)
+            _read_csv_stdlib(text, delimiter)
+            if _has_blank_line(data)
+            else _read_csv_arrow(text, delimiter)
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
-        table = _read_csv_stdlib(data, delimiter)
+        table = _read_csv_stdlib(text, delimiter)
     table.notices[:0] = notices
-    if not data.endswith((b"\n", b"\r")) and table.num_rows + len(table.broken) > 0:
+    if len(data) and data[-1] not in b"\n\r" and table.num_rows + len(table.broken) > 0:
         table.notices.append(
             "文件最后一行没有换行符，文件可能不完整；请核对最后一行"
             " (the last row has no line end: the file may be cut off; check the last row)"
@@ -116,7 +142,7 @@ def _read_csv(raw: bytes) -> StringTable:
     return table
 
 
-def _read_csv_arrow(data: bytes, delimiter: str) -> StringTable:
+def _read_csv_arrow(data: pa.Buffer, delimiter: str) -> StringTable:
     """Parse with both cores; only a file with broken rows is parsed again on
     one thread, which numbers the broken rows."""
     table, broken = _parse_arrow(data, delimiter, threads=True)
@@ -134,7 +160,9 @@ def _read_csv_arrow(data: bytes, delimiter: str) -> StringTable:
     )
 
 
-def _parse_arrow(data: bytes, delimiter: str, *, threads: bool) -> tuple[pa.Table, list[BrokenRow]]:
+def _parse_arrow(
+    data: pa.Buffer, delimiter: str, *, threads: bool
+) -> tuple[pa.Table, list[BrokenRow]]:
     broken: list[BrokenRow] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -150,15 +178,21 @@ def _parse_arrow(data: bytes, delimiter: str, *, threads: bool) -> tuple[pa.Tabl
         return "skip"
 
     header_reader = pacsv.open_csv(
-        io.BytesIO(data),
+        pa.BufferReader(data),
         read_options=pacsv.ReadOptions(block_size=1 << 16),
         parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
     )
     headers = header_reader.schema.names
     header_reader.close()
     table = pacsv.read_csv(
-        io.BytesIO(data),
-        read_options=pacsv.ReadOptions(use_threads=threads, column_names=headers, skip_rows=1),
+        pa.BufferReader(data),
+        read_options=pacsv.ReadOptions(
+            use_threads=threads,
+            column_names=headers,
+            skip_rows=1,
+            # few, large blocks: joining a column's chunks costs per chunk
+            block_size=max(1 << 20, data.size // 8),
+        ),
         parse_options=pacsv.ParseOptions(
             delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
         ),
@@ -171,10 +205,10 @@ def _parse_arrow(data: bytes, delimiter: str, *, threads: bool) -> tuple[pa.Tabl
     return table, broken
 
 
-def _read_csv_stdlib(data: bytes, delimiter: str) -> StringTable:
+def _read_csv_stdlib(data: pa.Buffer, delimiter: str) -> StringTable:
     """Slow, forgiving path for files pyarrow refuses (an unterminated quote
     at a cut-off end): every complete record is kept."""
-    text = data.decode("utf-8")
+    text = data.to_pybytes().decode("utf-8")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
     rows = iter(reader)
     try:

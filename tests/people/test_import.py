@@ -18,6 +18,7 @@ from fangkong.access.models import AuditEvent
 from fangkong.access.service import Actor
 from fangkong.errors import PermissionDenied, UnreadableFile
 from fangkong.models import Base
+from fangkong.people import rules
 from fangkong.people.importing import ImportResult, import_people, rejects_report_rows
 from fangkong.people.models import DuplicateSuspect, Household, Person
 from fangkong.regions.catalog import Level, descendants
@@ -167,6 +168,23 @@ def test_duplicate_identity_number_in_one_file_keeps_the_first_row(
     assert session.scalars(select(Person.name)).one() == first.name
 
 
+def test_checking_in_chunks_finds_what_one_piece_finds(
+    session: Session, county_commander: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cells are checked in chunks on every core; a repeat across chunks, and
+    the row numbers of rejects in later chunks, must come out the same."""
+    monkeypatch.setattr(rules, "CHUNK_ROWS", 2)
+    rows = [person_row(COMMUNITY, n, born=date(1980, 1, n)) for n in range(1, 7)]
+    rows[3].phone = "12345"  # row 5, second chunk
+    rows[5] = person_row(COMMUNITY, 6, born=date(1980, 1, 1), id_number=rows[0].id_number)
+    result = run(session, county_commander, registry_csv(rows))  # row 7 repeats row 2
+    assert (result.accepted, result.rejected) == (4, 2)
+    assert list(reasons(result)) == [5, 7]
+    assert "联系电话" in reasons(result)[5]
+    assert "与第 2 行的身份证号重复" in reasons(result)[7]
+    assert persons(session) == 4
+
+
 def test_a_county_code_created_after_the_birth_year_is_accepted(
     session: Session, county_commander: Actor
 ) -> None:
@@ -192,6 +210,15 @@ def test_wrong_encoding_is_unreadable_with_the_reason(
     data = registry_csv([person_row(COMMUNITY, 1)], encoding="utf-16")
     with pytest.raises(UnreadableFile, match="UTF-16"):
         run(session, county_commander, data)
+    assert persons(session) == 0
+
+
+def test_bytes_neither_utf8_nor_gb18030_are_unreadable_with_their_offset(
+    session: Session, county_commander: Actor
+) -> None:
+    data = registry_csv([person_row(COMMUNITY, 1)], encoding="utf-8")
+    with pytest.raises(UnreadableFile, match=f"offset {len(data)}"):
+        run(session, county_commander, data + b"\xff\xff\n")
     assert persons(session) == 0
 
 
@@ -310,6 +337,21 @@ def test_same_name_and_phone_with_another_identity_number_is_flagged_not_merged(
     assert suspect.reason == "same_name_phone"
     assert suspect.status == "open"
     assert persons(session) == 2
+
+
+def test_three_rows_sharing_name_and_phone_give_every_pair(
+    session: Session, county_commander: Actor
+) -> None:
+    trio = [
+        person_row(COMMUNITY, n, name="王五", phone="13811113333", born=date(1990, 1, n))
+        for n in (1, 2, 3)
+    ]
+    result = run(session, county_commander, registry_csv([*trio, person_row(COMMUNITY, 4)]))
+    assert result.duplicate_suspects == 3
+    pairs = session.execute(select(DuplicateSuspect.person_a_id, DuplicateSuspect.person_b_id))
+    ids = dict(session.execute(select(Person.id_number, Person.id)).all())
+    a, b, c = (ids[row.id_number] for row in trio)
+    assert sorted(tuple(pair) for pair in pairs) == sorted([(a, b), (a, c), (b, c)])
 
 
 def test_a_later_import_is_checked_for_duplicates_against_the_registry(

@@ -3,12 +3,14 @@
 The file's rows are compared with the registry in Arrow, not row by row and
 not through the ORM:
 
-1. addresses and households are identified by their keys; the ones the
-   registry lacks are appended with ``COPY`` and their ids read back;
-2. the persons already registered under the file's identity numbers are read
-   with one ``COPY ... TO STDOUT`` (skipped for a first load into an empty
-   registry), joined to the file on the identity number, and each field is
-   compared column-wise;
+1. what the registry holds in the file's communities (addresses,
+   households, persons) is read with ``COPY ... TO STDOUT`` while the file
+   is still being validated (:func:`read_known`; nothing to read for a first
+   load into an empty registry);
+2. addresses and households are identified by their keys; the ones the
+   registry lacks are appended with ``COPY`` under ids reserved beforehand;
+   the persons registered under the file's identity numbers are joined to
+   the file on the identity number, and each field is compared column-wise;
 3. new persons are appended with ``COPY``; changed ones are staged and
    updated by one ``UPDATE ... FROM``; unchanged ones cost nothing.
 
@@ -95,81 +97,123 @@ def row_keys(table: pa.Table, columns: tuple[str, ...]) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "\x1f").combine_chunks()
 
 
-def _lookup(keys: pa.Array, known_keys: pa.Array, known_ids: pa.Array) -> pa.Array:
-    """The id of each key (null when unknown)."""
-    positions = pc.index_in(keys, value_set=known_keys)
-    return pc.take(known_ids, positions)
+def _assign_ids(
+    conn: Connection, table: str, keys: pa.Array, known_keys: pa.Array, known_ids: pa.Array
+) -> tuple[pa.Array, pa.Array]:
+    """The id of each row's key: the known one, else a new id reserved in
+    ``table`` (one per distinct new key). Also the row positions holding the
+    first occurrence of each new key, in the order of the new ids."""
+    ids = pc.take(known_ids, pc.index_in(keys, value_set=known_keys))
+    if ids.null_count == 0:
+        return ids, pa.array([], pa.int64())
+    unknown = np.flatnonzero(np.asarray(pc.is_null(ids).to_numpy(zero_copy_only=False)))
+    encoded = pc.dictionary_encode(keys.take(pa.array(unknown)))
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
+    _, first = np.unique(codes, return_index=True)  # dictionary order = first seen
+    new_ids = reserve_ids(conn, table, len(encoded.dictionary))
+    filled = np.array(pc.fill_null(ids, 0).to_numpy(), dtype=np.int64)
+    filled[unknown] = np.asarray(new_ids.to_numpy())[codes]
+    return pa.array(filled), pa.array(unknown[first])
 
 
 def _regions_sql(regions: list[str]) -> str:
     return values_list(regions)
 
 
-def _resolve_addresses(conn: Connection, rows: pa.Table, regions: list[str]) -> pa.Array:
-    schema = pa.schema([("id", pa.int64())] + [(c, pa.string()) for c in ADDRESS_PARTS])
-    query = (
-        f"SELECT id, {', '.join(ADDRESS_PARTS)} FROM address "
-        f"WHERE region_code IN ({_regions_sql(regions)})"
+ADDRESS_SCHEMA = pa.schema([("id", pa.int64())] + [(c, pa.string()) for c in ADDRESS_PARTS])
+HOUSEHOLD_SCHEMA = pa.schema(
+    [("id", pa.int64()), ("region_code", pa.string()), ("code", pa.string())]
+)
+
+
+@dataclass
+class Known:
+    """What the registry holds in a file's communities: read (under the
+    import's lock) while the file is still being validated, so the server
+    works while the client does."""
+
+    registry_empty: bool
+    addresses: pa.Table
+    households: pa.Table
+    persons: pa.Table
+
+
+def read_known(conn: Connection, regions: list[str]) -> Known:
+    """Lock the registry tables for this import's appends, then read what
+    they hold in ``regions`` (any superset of the file's communities).
+    Whether the registry is empty is decided under the lock, so two first
+    loads cannot both take the first-load path."""
+    lock_for_append(conn, ("address", "household", "person"))
+    empty = conn.execute(text("SELECT NOT EXISTS (SELECT 1 FROM person)")).scalar_one()
+    if empty or not regions:
+        return Known(
+            bool(empty),
+            ADDRESS_SCHEMA.empty_table(),
+            HOUSEHOLD_SCHEMA.empty_table(),
+            PERSON_SCHEMA.empty_table(),
+        )
+    where = f"WHERE region_code IN ({_regions_sql(regions)})"
+    columns = ", ".join(PERSON_SCHEMA.names)
+    return Known(
+        registry_empty=False,
+        addresses=copy_out(
+            conn, f"SELECT id, {', '.join(ADDRESS_PARTS)} FROM address {where}", ADDRESS_SCHEMA
+        ),
+        households=copy_out(
+            conn, f"SELECT id, region_code, code FROM household {where}", HOUSEHOLD_SCHEMA
+        ),
+        persons=copy_out(conn, f"SELECT {columns} FROM person {where}", PERSON_SCHEMA),
     )
-    known = copy_out(conn, query, schema)
-    keys = row_keys(rows, ADDRESS_PARTS)
-    known_keys, known_ids = row_keys(known, ADDRESS_PARTS), known.column("id").combine_chunks()
-    ids = _lookup(keys, known_keys, known_ids)
-    if ids.null_count:
-        new_keys = pc.unique(pc.filter(keys, pc.is_null(ids)))
-        first = pc.index_in(new_keys, value_set=keys)
-        new_ids = reserve_ids(conn, "address", len(new_keys))
+
+
+def _resolve_addresses(conn: Connection, rows: pa.Table, known: pa.Table) -> pa.Array:
+    ids, first = _assign_ids(
+        conn,
+        "address",
+        row_keys(rows, ADDRESS_PARTS),
+        row_keys(known, ADDRESS_PARTS),
+        known.column("id").combine_chunks(),
+    )
+    if len(first):
         new = rows.select(list(ADDRESS_PARTS)).take(first)
-        copy_in(conn, "address", new.add_column(0, "id", new_ids))
-        ids = pc.coalesce(ids, _lookup(keys, new_keys, new_ids))
+        copy_in(conn, "address", new.add_column(0, "id", ids.take(first)))
     return ids
 
 
 def _resolve_households(
-    conn: Connection, rows: pa.Table, address_ids: pa.Array, regions: list[str]
+    conn: Connection, rows: pa.Table, address_ids: pa.Array, known: pa.Table
 ) -> pa.Array:
-    schema = pa.schema([("id", pa.int64()), ("region_code", pa.string()), ("code", pa.string())])
-    query = (
-        "SELECT id, region_code, code FROM household "
-        f"WHERE region_code IN ({_regions_sql(regions)})"
+    ids, first = _assign_ids(
+        conn,
+        "household",
+        row_keys(rows, ("region_code", "household")),
+        row_keys(known, ("region_code", "code")),
+        known.column("id").combine_chunks(),
     )
-    parts = ("region_code", "household")
-    keys = row_keys(rows, parts)
-    known = copy_out(conn, query, schema)
-    known_keys = row_keys(known, ("region_code", "code"))
-    ids = _lookup(keys, known_keys, known.column("id").combine_chunks())
-    if ids.null_count:
-        new_keys = pc.unique(pc.filter(keys, pc.is_null(ids)))
-        first = pc.index_in(new_keys, value_set=keys)
-        new_ids = reserve_ids(conn, "household", len(new_keys))
+    if len(first):
         new = pa.table(
             {
-                "id": new_ids,
+                "id": ids.take(first),
                 "code": rows.column("household").take(first),
                 "region_code": rows.column("region_code").take(first),
                 "address_id": address_ids.take(first),
             }
         )
         copy_in(conn, "household", new)
-        ids = pc.coalesce(ids, _lookup(keys, new_keys, new_ids))
     return ids
 
 
-def _registered(conn: Connection, rows: pa.Table, regions: list[str]) -> pa.Table:
-    """The persons already registered under the file's identity numbers: those
-    of the file's communities in one read, then the rest (moved in from
-    elsewhere) through a staged lookup of the numbers still unknown."""
-    columns = ", ".join(f"p.{name}" for name in PERSON_SCHEMA.names)
-    local = copy_out(
-        conn,
-        f"SELECT {columns} FROM person p WHERE p.region_code IN ({_regions_sql(regions)})",
-        PERSON_SCHEMA,
-    )
+def _registered(conn: Connection, rows: pa.Table, local: pa.Table) -> pa.Table:
+    """The persons already registered under the file's identity numbers:
+    ``local`` (those of the file's communities, read beforehand), then the
+    rest (moved in from elsewhere) through a staged lookup of the numbers
+    still unknown."""
     ids = rows.column("id_number")
     unknown = pc.invert(pc.is_in(ids, value_set=local.column("id_number").combine_chunks()))
     rest = pc.filter(ids, unknown)
     if len(rest) == 0:
         return local
+    columns = ", ".join(f"p.{name}" for name in PERSON_SCHEMA.names)
     with staged(
         conn, "stage_id_number", f"id_number {key_text(conn)}", pa.table({"id_number": rest})
     ):
@@ -191,22 +235,21 @@ def _differs(a: pa.Array, b: pa.Array) -> np.ndarray:
 def merge_rows(
     conn: Connection,
     rows: pa.Table,
+    held: Known,
     *,
     jurisdiction: str,
     batch_id: int,
     now: datetime,
     present: frozenset[str],
-    registry_empty: bool,
     defaults_preset: bool = False,
 ) -> MergeOutcome:
     """Merge validated rows (one per identity number) into the registry,
-    inside the caller's transaction. ``defaults_preset``: the constant
-    columns of new persons are the columns' defaults for now (a first load
-    on PostgreSQL, see :func:`relax_constraints`), so COPY leaves them out."""
-    lock_for_append(conn, ("address", "household", "person"))
-    regions = pc.unique(rows.column("region_code")).to_pylist()
-    address_ids = _resolve_addresses(conn, rows, regions)
-    household_ids = _resolve_households(conn, rows, address_ids, regions)
+    inside the caller's transaction; ``held`` is what :func:`read_known` read
+    in it. ``defaults_preset``: the constant columns of new persons are the
+    columns' defaults for now (a first load on PostgreSQL, see
+    :func:`relax_constraints`), so COPY leaves them out."""
+    address_ids = _resolve_addresses(conn, rows, held.addresses)
+    household_ids = _resolve_households(conn, rows, address_ids, held.households)
     incoming = pa.table(
         {
             "id_number": rows.column("id_number"),
@@ -221,7 +264,7 @@ def merge_rows(
             "relation": rows.column("relation"),
         }
     )
-    registered = PERSON_SCHEMA.empty_table() if registry_empty else _registered(conn, rows, regions)
+    registered = held.persons if held.registry_empty else _registered(conn, rows, held.persons)
     position = pc.index_in(incoming.column("id_number"), value_set=registered.column("id_number"))
     known = np.asarray(pc.is_valid(position).to_numpy(zero_copy_only=False), dtype=bool)
 

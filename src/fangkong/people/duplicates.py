@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, bindparam, text
 
 from fangkong.bulkio import db_time
-from fangkong.people.bulk import row_keys
 
 DUPLICATE_RULES: dict[str, tuple[str, ...]] = {
     # reason: the fields two persons with different identity numbers share
@@ -21,40 +21,34 @@ DUPLICATE_RULES: dict[str, tuple[str, ...]] = {
 PAIRS_PER_GROUP = 45  # a group of up to 10 gets every pair; larger ones pair with the first
 
 
+Pair = tuple[str, str, str]  # identity number, identity number, reason
+
+
 def flag_duplicate_suspects(
-    conn: Connection, rows: pa.Table, batch_id: int, now: datetime, *, registry_was_empty: bool
+    conn: Connection, batch_id: int, now: datetime, *, pairs_in_file: list[Pair] | None
 ) -> int:
     """Flag pairs of persons who may be one; never merges. After a first load
-    the pairs can only lie inside the file, found in Arrow; otherwise SQL
-    pairs the persons this import created or changed with everyone."""
-    if registry_was_empty:
-        return _flag_pairs_in_file(conn, rows, batch_id, now)
+    the pairs can only lie inside the file: :func:`find_pairs_in_file` found
+    them in Arrow. Otherwise SQL pairs the persons this import created or
+    changed with everyone."""
+    if pairs_in_file is not None:
+        return _flag_pairs(conn, pairs_in_file, now)
     return _flag_pairs_in_registry(conn, batch_id, now)
 
 
-def _flag_pairs_in_file(conn: Connection, rows: pa.Table, batch_id: int, now: datetime) -> int:
-    pairs: list[tuple[str, str, str]] = []
+def find_pairs_in_file(rows: pa.Table) -> list[Pair]:
+    """Pure: the pairs of a file's rows that share the fields of a rule."""
+    pairs: list[Pair] = []
     for reason, fields in DUPLICATE_RULES.items():
-        subset = rows.select(["id_number", *fields])
-        for name in fields:
-            subset = subset.filter(pc.is_valid(subset.column(name)))
-        keys = row_keys(subset, fields)
-        counts = pc.value_counts(keys)
-        repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
-        if len(repeated) == 0:
-            continue
-        members = subset.filter(pc.is_in(keys, value_set=repeated))
-        groups: dict[str, list[str]] = {}
-        member_keys = row_keys(members, fields).to_pylist()
-        for key, id_number in zip(
-            member_keys, members.column("id_number").to_pylist(), strict=True
-        ):
-            groups.setdefault(key, []).append(id_number)
-        for ids in groups.values():
+        for ids in _groups_sharing(rows, fields):
             if len(ids) * (len(ids) - 1) // 2 <= PAIRS_PER_GROUP:
                 pairs += [(a, b, reason) for i, a in enumerate(ids) for b in ids[i + 1 :]]
             else:
                 pairs += [(ids[0], b, reason) for b in ids[1:]]
+    return pairs
+
+
+def _flag_pairs(conn: Connection, pairs: list[Pair], now: datetime) -> int:
     if not pairs:
         return 0
     numbers = sorted({n for a, b, _ in pairs for n in (a, b)})
@@ -83,6 +77,26 @@ def _flag_pairs_in_file(conn: Connection, rows: pa.Table, batch_id: int, now: da
         records,
     )
     return len(records)
+
+
+def _groups_sharing(rows: pa.Table, fields: tuple[str, ...]) -> list[list[str]]:
+    """The identity numbers of the rows sharing every one of ``fields`` (none
+    empty), one list per group of two or more, in file order. Hash
+    aggregation over the columns themselves: no per-row key strings."""
+    subset = rows.select(["id_number", *fields]).append_column(
+        "position", pa.array(np.arange(rows.num_rows))
+    )
+    for name in fields:
+        subset = subset.filter(pc.is_valid(subset.column(name)))
+    counts = subset.group_by(list(fields)).aggregate([("id_number", "count")])
+    repeated = counts.filter(pc.greater(counts.column("id_number_count"), 1))
+    if repeated.num_rows == 0:
+        return []
+    members = subset.join(repeated, keys=list(fields), join_type="inner")
+    members = members.sort_by("position")  # a join does not keep the order
+    grouped = members.group_by(list(fields), use_threads=False).aggregate([("id_number", "list")])
+    groups: list[list[str]] = grouped.column("id_number_list").to_pylist()
+    return groups
 
 
 def _flag_pairs_in_registry(conn: Connection, batch_id: int, now: datetime) -> int:

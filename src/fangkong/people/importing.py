@@ -7,11 +7,13 @@ leaves nothing half-done (run it again)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
-import pyarrow as pa
-from sqlalchemy import Engine, exists, insert, select
+import pyarrow.compute as pc
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from fangkong import clock
@@ -21,6 +23,7 @@ from fangkong.access.service import Actor, record_audit, require
 from fangkong.bulkio import analyze_after_bulk, bulk_cache
 from fangkong.errors import NotFound
 from fangkong.imports import (
+    ColumnMap,
     ImportBatch,
     ImportCounts,
     Reject,
@@ -31,10 +34,9 @@ from fangkong.imports import (
 )
 from fangkong.people import bulk, duplicates
 from fangkong.people.columns import FIELD_LABELS, map_headers
-from fangkong.people.models import Person
-from fangkong.people.rules import validate_rows
+from fangkong.people.rules import ValidatedRows, validate_rows
 from fangkong.regions.models import Region
-from fangkong.tabular import read_table
+from fangkong.tabular import StringTable, read_table
 
 FIRST_LOAD_MIN_ROWS = 20_000  # below this, dropping and rebuilding indexes costs more than it saves
 
@@ -89,19 +91,37 @@ def _import(
         table=table,
         columns=columns,
     )
-    validated = validate_rows(
-        table,
-        columns,
-        community_codes=_community_codes(session),
-        jurisdiction=actor.jurisdiction,
-        today=clock.today_local(),
-    )
-    rejects = broken_rejects(table) + validated.rejects
-    bulk.create_touched(session.connection())
+    conn = session.connection()
+    community_codes = _community_codes(session)
     result = ImportResult(batch_id=batch.id, notices=list(batch.notices))
-    result.rejected = validated.rejected_rows + len(table.broken)
+    now = clock.now()
     try:
-        _merge(session, actor, batch, validated.clean, validated.present, result, rejects, progress)
+        with ThreadPoolExecutor(1) as worker:
+            # Validation is pure: it runs while the server reads what the
+            # registry holds in the file's communities.
+            validating = worker.submit(
+                validate_rows,
+                table,
+                columns,
+                community_codes=community_codes,
+                jurisdiction=actor.jurisdiction,
+                today=clock.today_local(),
+            )
+            communities = _file_communities(table, columns, community_codes)
+            known = bulk.read_known(conn, communities)
+            validated = validating.result()
+            pairs = (
+                worker.submit(duplicates.find_pairs_in_file, validated.clean)
+                if known.registry_empty
+                else None
+            )
+            rejects = broken_rejects(table) + validated.rejects
+            result.rejected = validated.rejected_rows + len(table.broken)
+            bulk.create_touched(conn)
+            _merge(session, actor, batch, now, validated, known, result, rejects)
+            result.duplicate_suspects = duplicates.flag_duplicate_suspects(
+                conn, batch.id, now, pairs_in_file=pairs.result() if pairs else None
+            )
         close_batch(
             session,
             batch,
@@ -139,39 +159,50 @@ def _import(
     return result
 
 
+def _file_communities(
+    table: StringTable, columns: ColumnMap, community_codes: np.ndarray
+) -> list[str]:
+    """The existing communities the file names, read before validation (so
+    a superset of the good rows' communities)."""
+    position = columns.positions.get("region_code")
+    if position is None:
+        return []
+    named = pc.unique(pc.utf8_trim_whitespace(table.columns[position]))
+    found: list[str] = np.intersect1d(
+        named.to_numpy(zero_copy_only=False), community_codes
+    ).tolist()
+    return found
+
+
 def _merge(
     session: Session,
     actor: Actor,
     batch: ImportBatch,
-    clean: pa.Table,
-    present: frozenset[str],
+    now: datetime,
+    validated: ValidatedRows,
+    known: bulk.Known,
     result: ImportResult,
     rejects: list[Reject],
-    progress: Callable[[str], None] | None,
 ) -> None:
-    """Stage every good row, then merge them with set-based statements."""
+    """Merge the good rows with set-based statements."""
     conn = session.connection()
-    now = clock.now()
-    registry_empty = not session.scalar(select(exists().where(Person.id.isnot(None))))
-    relax = registry_empty and clean.num_rows >= FIRST_LOAD_MIN_ROWS
+    clean = validated.clean
+    relax = known.registry_empty and clean.num_rows >= FIRST_LOAD_MIN_ROWS
     with bulk_cache(conn):
         defaults_preset = relax and bulk.relax_constraints(conn, batch_id=batch.id, now=now)
         outcome = bulk.merge_rows(
             conn,
             clean,
+            known,
             jurisdiction=actor.jurisdiction,
             batch_id=batch.id,
             now=now,
-            present=present,
-            registry_empty=registry_empty,
+            present=validated.present,
             defaults_preset=defaults_preset,
         )
         if relax:
             bulk.restore_constraints(conn)
         analyze_after_bulk(conn, ("person", "address", "household"), outcome.inserted)
-        result.duplicate_suspects = duplicates.flag_duplicate_suspects(
-            conn, clean, batch.id, now, registry_was_empty=registry_empty
-        )
     if outcome.changes:
         session.execute(
             insert(AuditEvent),

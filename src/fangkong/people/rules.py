@@ -12,7 +12,10 @@ python-stdnum and phonenumbers.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -80,6 +83,16 @@ class _Problems:
         self.items[index].append((column, value, zh, en))
         self.bad[index] = True
 
+    @classmethod
+    def joined(cls, parts: list[_Problems], starts: Sequence[int]) -> _Problems:
+        """The problems of consecutive chunks, as one (row indexes shifted)."""
+        whole = cls(0)
+        whole.bad = np.concatenate([part.bad for part in parts])
+        for part, start in zip(parts, starts, strict=True):
+            for index, reasons in part.items.items():
+                whole.items[start + index] = reasons
+        return whole
+
     def bad_for(self, column: str) -> np.ndarray:
         mask = np.zeros(len(self.bad), dtype=bool)
         for i, reasons in self.items.items():
@@ -119,6 +132,9 @@ def _rewrite_dates(values: pa.Array) -> pa.Array:
     return pc.cast(parsed, pa.date32())
 
 
+CHUNK_ROWS = 200_000  # rows checked per task; the chunks run on every core
+
+
 def validate_rows(
     table: StringTable,
     columns: ColumnMap,
@@ -128,7 +144,69 @@ def validate_rows(
     today: date,
 ) -> ValidatedRows:
     """Check every row; ``community_codes`` is the sorted array of existing
-    12-digit village/community codes."""
+    12-digit village/community codes. The cells are checked in chunks on
+    every core (Arrow and NumPy release the GIL); repeated identity numbers
+    are then found over the whole file."""
+    n = table.num_rows
+    starts = range(0, max(n, 1), CHUNK_ROWS)
+
+    def check(start: int) -> tuple[pa.Table, _Problems]:
+        return _check_cells(
+            _chunk(table, start, CHUNK_ROWS),
+            columns,
+            community_codes=community_codes,
+            jurisdiction=jurisdiction,
+            today=today,
+        )
+
+    with ThreadPoolExecutor(os.cpu_count()) as pool:
+        checked = list(pool.map(check, starts))
+    rows = pa.concat_tables([part for part, _ in checked])
+    problems = _Problems.joined([found for _, found in checked], starts)
+
+    # The same identity number twice in the file: keep the first good row.
+    ids = rows.column("id_number").combine_chunks()
+    for index, first in _repeats(ids, ~problems.bad):
+        first_row = int(table.row_numbers[first])
+        problems.add_each(
+            index,
+            _label("id_number"),
+            str(ids[index].as_py()),
+            f"与第 {first_row} 行的身份证号重复（同一人只能出现一次）",
+            f"same identity number as row {first_row} (a person may appear only once)",
+        )
+
+    rejects = []
+    for row_index in sorted(problems.items):
+        for column, value, zh, en in problems.items[row_index]:
+            rejects.append(Reject(int(table.row_numbers[row_index]), column, value, zh, en))
+    clean = rows.add_column(0, "row_number", pa.array(table.row_numbers, type=pa.int64()))
+    return ValidatedRows(
+        clean=clean.filter(pa.array(~problems.bad)),
+        rejects=rejects,
+        present=frozenset(columns.positions),
+        rejected_rows=int(problems.bad.sum()),
+    )
+
+
+def _chunk(table: StringTable, start: int, length: int) -> StringTable:
+    return StringTable(
+        table.headers,
+        [column.slice(start, length) for column in table.columns],
+        table.row_numbers[start : start + length],
+    )
+
+
+def _check_cells(
+    table: StringTable,
+    columns: ColumnMap,
+    *,
+    community_codes: np.ndarray,
+    jurisdiction: str,
+    today: date,
+) -> tuple[pa.Table, _Problems]:
+    """Every cell check of one chunk: the rows as they would be saved, and
+    the problems found (row indexes within the chunk)."""
     n = table.num_rows
     empty = pa.array([""] * n, type=pa.string()) if n else pa.array([], type=pa.string())
 
@@ -139,7 +217,6 @@ def validate_rows(
         return pc.utf8_trim_whitespace(table.columns[position])
 
     problems = _Problems(n)
-    present = frozenset(columns.positions)
 
     # Document type
     raw_type = col("id_type")
@@ -295,29 +372,10 @@ def validate_rows(
     household_given = pc.not_equal(household, "")
     household = pc.if_else(household_given, household, address_key)
 
-    # The same identity number twice in the file: keep the first good row.
-    for index, first in _repeats(ids, ~problems.bad):
-        first_row = int(table.row_numbers[first])
-        problems.add_each(
-            index,
-            _label("id_number"),
-            str(ids[index].as_py()),
-            f"与第 {first_row} 行的身份证号重复（同一人只能出现一次）",
-            f"same identity number as row {first_row} (a person may appear only once)",
-        )
-
-    keep = ~problems.bad
-    rejects = []
-    for row_index in sorted(problems.items):
-        for column, value, zh, en in problems.items[row_index]:
-            rejects.append(Reject(int(table.row_numbers[row_index]), column, value, zh, en))
-
-    keep_arrow = pa.array(keep)
     sex_arrow = pc.if_else(pc.equal(pa.array(sex, type=pa.string()), ""), None, pa.array(sex))
     birth_arrow = pa.array(birth.astype("datetime64[D]"), type=pa.date32())
-    clean = pa.table(
+    rows = pa.table(
         {
-            "row_number": pa.array(table.row_numbers, type=pa.int64()),
             "id_type": id_types,
             "id_number": ids,
             "name": name,
@@ -332,10 +390,8 @@ def validate_rows(
             "household_given": household_given,
             "relation": parts["relation"],
         }
-    ).filter(keep_arrow)
-    return ValidatedRows(
-        clean=clean, rejects=rejects, present=present, rejected_rows=int(problems.bad.sum())
     )
+    return rows, problems
 
 
 def _repeats(values: pa.Array, candidates: np.ndarray) -> list[tuple[int, int]]:
