@@ -11,6 +11,11 @@ Sources cited below:
 - *NHC pooling warning*: the National Health Commission's 2022 warning on
   pooled testing: no laboratory pooling of more than five tubes, and no
   re-pooling of tubes that already hold pooled swabs.
+- *Protocol 8th ed.*: 《新型冠状病毒肺炎防控方案（第八版）》 (COVID-19 prevention
+  and control protocol, 8th edition, State Council joint prevention and
+  control mechanism, 2021), in force in Hebei in March 2022. The 9th
+  edition (June 2022) shortened the quarantines; a command centre following
+  it changes the values below.
 """
 
 from __future__ import annotations
@@ -61,6 +66,88 @@ class Policy(BaseSettings):
         description="the most tubes a laboratory may pool into one reaction; source: NHC "
         "pooling warning (2022). Pooled tubes are never re-pooled.",
     )
+
+    # --- contact tracing ----------------------------------------------------
+    close_contact_lookback_days: int = Field(
+        4,
+        ge=0,
+        le=21,
+        description="close contacts are those exposed from this many days before a case's "
+        "symptom onset (or, without symptoms, before the positive sample); Protocol 8th ed.",
+    )
+    close_contact_measure: str = Field(
+        "centralized_quarantine",
+        description="measure for close contacts (密接): 14 days of centralized quarantine, "
+        "then 7 of home health monitoring; Protocol 8th ed.",
+    )
+    secondary_contact_measure: str = Field(
+        "centralized_quarantine",
+        description="measure for secondary contacts (次密接): 7 days of centralized "
+        "quarantine; Protocol 8th ed. (the 9th ed. makes it home quarantine)",
+    )
+    companion_measure: str = Field(
+        "health_monitoring",
+        description="measure for spatiotemporal companions (时空伴随者): home health "
+        "monitoring with tests; local practice in 2022 notices, set by the command centre",
+    )
+    general_contact_measure: str = Field(
+        "health_monitoring",
+        description="measure for general contacts (一般接触者): health monitoring; "
+        "Protocol 8th ed.",
+    )
+    close_contact_deadline_hours: float = Field(
+        12,
+        gt=0,
+        description="from a close contact's identification to their being under the measure; "
+        "the protocol asks for 'as soon as possible'; 12 hours is this project's default",
+    )
+    secondary_contact_deadline_hours: float = Field(
+        24,
+        gt=0,
+        description="from identification to control for a secondary contact; this project's "
+        "default, set by the command centre",
+    )
+    companion_deadline_hours: float = Field(
+        24,
+        gt=0,
+        description="from identification to the start of health monitoring for a "
+        "spatiotemporal companion; this project's default",
+    )
+    general_contact_deadline_hours: float = Field(
+        48,
+        gt=0,
+        description="from identification to the start of health monitoring for a general "
+        "contact; this project's default",
+    )
+
+    def measure_for(self, category: str) -> str:
+        return {
+            "close": self.close_contact_measure,
+            "secondary": self.secondary_contact_measure,
+            "companion": self.companion_measure,
+            "general": self.general_contact_measure,
+        }[category]
+
+    def deadline_hours_for(self, category: str) -> float:
+        return {
+            "close": self.close_contact_deadline_hours,
+            "secondary": self.secondary_contact_deadline_hours,
+            "companion": self.companion_deadline_hours,
+            "general": self.general_contact_deadline_hours,
+        }[category]
+
+    @field_validator(
+        "close_contact_measure",
+        "secondary_contact_measure",
+        "companion_measure",
+        "general_contact_measure",
+    )
+    @classmethod
+    def _known_measure(cls, value: str) -> str:
+        measures = ("centralized_quarantine", "home_quarantine", "health_monitoring", "none")
+        if value not in measures:
+            raise ValueError(f"unknown measure {value!r}; use one of {', '.join(measures)}")
+        return value
 
     @field_validator("swab_pool_sizes")
     @classmethod

@@ -38,6 +38,11 @@ class Permission(StrEnum):
     TESTING_RESULTS = "testing.results"  # lab results
     TESTING_EXEMPT = "testing.exempt"  # exemptions from a round
     TESTING_RESOLVE = "testing.resolve"  # settle a tube's conflicting results
+    TRACING_READ = "tracing.read"  # cases, risk persons, lists, the graph
+    TRACING_CASES = "tracing.cases"  # cases, investigations, places, named contacts
+    TRACING_IMPORT = "tracing.import"  # risk-person lists from the channels
+    TRACING_MANAGE = "tracing.manage"  # a risk person's status and measure, bulk actions
+    TRACING_REQUESTS = "tracing.requests"  # send, accept and answer cross-region requests
 
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -69,6 +74,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.TESTING_SAMPLE,
             _P.TESTING_EXEMPT,
             _P.TESTING_RESOLVE,
+            _P.TRACING_READ,
+            _P.TRACING_CASES,
+            _P.TRACING_IMPORT,
+            _P.TRACING_MANAGE,
+            _P.TRACING_REQUESTS,
         }
     ),
     Role.COMMUNITY_WORKER: frozenset(
@@ -81,12 +91,26 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.TESTING_READ,
             _P.TESTING_SAMPLE,
             _P.TESTING_EXEMPT,
+            _P.TRACING_READ,
+            _P.TRACING_IMPORT,
+            _P.TRACING_MANAGE,
         }
     ),
     Role.SAMPLER: frozenset({_P.REGISTRY_READ, _P.TESTING_READ, _P.TESTING_SAMPLE}),
     Role.LAB: frozenset({_P.TESTING_READ, _P.TESTING_RESULTS, _P.TESTING_RESOLVE}),
-    Role.EPIDEMIOLOGIST: frozenset({_P.REGISTRY_READ, _P.REGISTRY_READ_PERSONAL, _P.TESTING_READ}),
-    Role.FACILITY_MANAGER: frozenset({_P.REGISTRY_READ}),
+    Role.EPIDEMIOLOGIST: frozenset(
+        {
+            _P.REGISTRY_READ,
+            _P.REGISTRY_READ_PERSONAL,
+            _P.TESTING_READ,
+            _P.TRACING_READ,
+            _P.TRACING_CASES,
+            _P.TRACING_IMPORT,
+            _P.TRACING_MANAGE,
+            _P.TRACING_REQUESTS,
+        }
+    ),
+    Role.FACILITY_MANAGER: frozenset({_P.REGISTRY_READ, _P.TRACING_READ}),
     Role.SUPPLY_OFFICE: frozenset(),
     Role.CHECKPOINT_OFFICER: frozenset(),
 }
