@@ -55,6 +55,13 @@ CATEGORIES = ("close", "secondary", "companion", "general")
 CHANNELS = ("self_report", "screening", "request", "bigdata", "investigation")
 MEASURES = ("centralized_quarantine", "home_quarantine", "health_monitoring", "none")
 RISK_STATUSES = ("to_find", "found", "under_measure", "outside_region", "released")
+RELEASE_REASONS = (
+    "",
+    "completed",  # the measure ran its course
+    "not_a_contact",  # a computed category no longer holds (e.g. the close contact was released)
+    "became_case",
+    "error",  # reported by mistake
+)
 SETTINGS = ("household", "work", "school", "transport", "social", "medical", "other")
 
 
@@ -170,6 +177,8 @@ class RiskPerson(Base):
         CheckConstraint(_in("category", CATEGORIES), name="category"),
         CheckConstraint(_in("measure", MEASURES), name="measure"),
         CheckConstraint(_in("status", RISK_STATUSES), name="status"),
+        CheckConstraint(_in("release_reason", RELEASE_REASONS), name="release_reason"),
+        CheckConstraint("(status = 'released') = (released_at IS NOT NULL)", name="released_at"),
         Index("ix_risk_person_status_deadline", "status", "deadline_at"),
     )
 
@@ -184,6 +193,7 @@ class RiskPerson(Base):
     deadline_at: Mapped[datetime] = mapped_column(UtcDateTime)
     controlled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     released_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    release_reason: Mapped[str] = mapped_column(String(16), default="")
     assigned_to: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

@@ -130,8 +130,13 @@ def upgrade() -> None:
         sa.Column("deadline_at", fangkong.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("controlled_at", fangkong.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("released_at", fangkong.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("release_reason", sa.String(length=16), nullable=False),
         sa.Column("assigned_to", sa.Integer(), nullable=True),
         sa.Column("updated_at", fangkong.db.UtcDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "(status = 'released') = (released_at IS NOT NULL)",
+            name=op.f("ck_risk_person_released_at"),
+        ),
         sa.CheckConstraint(
             "category IN ('close', 'secondary', 'companion', 'general')",
             name=op.f("ck_risk_person_category"),
@@ -139,6 +144,10 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "measure IN ('centralized_quarantine', 'home_quarantine', 'health_monitoring', 'none')",
             name=op.f("ck_risk_person_measure"),
+        ),
+        sa.CheckConstraint(
+            "release_reason IN ('', 'completed', 'not_a_contact', 'became_case', 'error')",
+            name=op.f("ck_risk_person_release_reason"),
         ),
         sa.CheckConstraint(
             "status IN ('to_find', 'found', 'under_measure', 'outside_region', 'released')",
