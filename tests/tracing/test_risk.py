@@ -86,7 +86,7 @@ def test_a_released_person_reported_again_is_to_be_found_again(
     session: Session,
     registry: Registry,
     epidemiologist: Actor,
-    frozen,  # type: ignore[no-untyped-def]
+    frozen: FrozenClock,
 ) -> None:
     risk = note(session, registry.a2[0], "close", "investigation").risk_person
     set_risk_status(session, epidemiologist, risk.id, "released")
