@@ -28,6 +28,7 @@ from fangkong.tracing.models import (
     RequestItem,
     RiskPerson,
     RiskSource,
+    SelfReport,
 )
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "Round",
     "RoundArea",
     "SamplingSite",
+    "SelfReport",
     "TemporaryControl",
     "Tube",
     "TubeMember",

@@ -254,6 +254,41 @@ class PendingMatch(Base):
     resolved_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
 
 
+class SelfReport(Base):
+    """群众自报: a resident's own report, sent from the public form without
+    logging in: at a published risk place (``place_id``) or near a case
+    (``note``), on a day. Staff triage it: accepted, it becomes a risk
+    person's source (channel ``self_report``); or dismissed. The reporter's
+    address is never stored, only a keyed hash of it for rate limiting."""
+
+    __tablename__ = "self_report"
+    __table_args__ = (
+        UniqueConstraint("fingerprint"),
+        CheckConstraint("status IN ('new', 'accepted', 'dismissed')", name="status"),
+        CheckConstraint("place_id IS NOT NULL OR note <> ''", name="place_or_note"),
+        Index("ix_self_report_client_submitted", "client_hash", "submitted_at"),
+        Index("ix_self_report_phone_submitted", "phone", "submitted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    region_code: Mapped[str] = mapped_column(code_type(12), index=True)  # where they live
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(code_type(20))
+    id_number: Mapped[str] = mapped_column(code_type(32), default="")
+    place_id: Mapped[int | None] = mapped_column(ForeignKey("place.id"), nullable=True)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    exposed_on: Mapped[date] = mapped_column(Date)
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    client_hash: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    triaged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    triaged_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
+    risk_person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("risk_person.id"), nullable=True
+    )
+
+
 class CrossRegionRequest(Base):
     """协查函: one jurisdiction asks another to find and control persons by a
     deadline. The sender sees it through ``from_region``, the receiver

@@ -1,6 +1,6 @@
 """Cases and contact tracing: cases, investigations, places, exposures,
-risk persons and their sources, pending matches, cross-region requests and
-their items. See tracing/models.py.
+risk persons and their sources, pending matches, self-reports,
+cross-region requests and their items. See tracing/models.py.
 
 Revision ID: 0004
 Revises: 0003
@@ -438,9 +438,76 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_place_investigation_id"), "place", ["investigation_id"], unique=False)
     op.create_index(op.f("ix_place_region_code"), "place", ["region_code"], unique=False)
+    op.create_table(
+        "self_report",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "region_code",
+            sa.String(length=12).with_variant(sa.VARCHAR(length=12, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column(
+            "phone",
+            sa.String(length=20).with_variant(sa.VARCHAR(length=20, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "id_number",
+            sa.String(length=32).with_variant(sa.VARCHAR(length=32, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("place_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("note", sa.String(length=500), nullable=False),
+        sa.Column("exposed_on", sa.Date(), nullable=False),
+        sa.Column("submitted_at", fangkong.db.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("client_hash", sa.String(length=64), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("triaged_at", fangkong.db.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("triaged_by", sa.Integer(), nullable=True),
+        sa.Column(
+            "risk_person_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.CheckConstraint(
+            "place_id IS NOT NULL OR note <> ''", name=op.f("ck_self_report_place_or_note")
+        ),
+        sa.CheckConstraint(
+            "status IN ('new', 'accepted', 'dismissed')", name=op.f("ck_self_report_status")
+        ),
+        sa.ForeignKeyConstraint(
+            ["place_id"], ["place.id"], name=op.f("fk_self_report_place_id_place")
+        ),
+        sa.ForeignKeyConstraint(
+            ["risk_person_id"],
+            ["risk_person.id"],
+            name=op.f("fk_self_report_risk_person_id_risk_person"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["triaged_by"], ["user_account.id"], name=op.f("fk_self_report_triaged_by_user_account")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_self_report")),
+        sa.UniqueConstraint("fingerprint", name=op.f("uq_self_report_fingerprint")),
+    )
+    op.create_index(
+        "ix_self_report_client_submitted",
+        "self_report",
+        ["client_hash", "submitted_at"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_self_report_phone_submitted", "self_report", ["phone", "submitted_at"], unique=False
+    )
+    op.create_index(
+        op.f("ix_self_report_region_code"), "self_report", ["region_code"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_self_report_region_code"), table_name="self_report")
+    op.drop_index("ix_self_report_phone_submitted", table_name="self_report")
+    op.drop_index("ix_self_report_client_submitted", table_name="self_report")
+    op.drop_table("self_report")
     op.drop_index(op.f("ix_place_region_code"), table_name="place")
     op.drop_index(op.f("ix_place_investigation_id"), table_name="place")
     op.drop_table("place")
