@@ -284,9 +284,7 @@ class SelfReport(Base):
     status: Mapped[str] = mapped_column(String(16), default="new")
     triaged_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     triaged_by: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
-    risk_person_id: Mapped[int | None] = mapped_column(
-        ForeignKey("risk_person.id"), nullable=True
-    )
+    risk_person_id: Mapped[int | None] = mapped_column(ForeignKey("risk_person.id"), nullable=True)
 
 
 class CrossRegionRequest(Base):
