@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from fangkong import clock
 from fangkong.access.service import Actor
 from fangkong.errors import Conflict, NotFound
+from fangkong.tracing.control import set_risk_status
 from fangkong.tracing.models import RiskPerson, RiskSource
-from fangkong.tracing.risk import Noted, note_risk_person, set_risk_status
+from fangkong.tracing.risk import Noted, note_risk_person
 from tests.testing.conftest import FrozenClock, Registry, Resident
 
 

@@ -21,12 +21,13 @@ from sqlalchemy.orm import Session
 from fangkong import clock
 from fangkong.access.models import AuditEvent, User
 from fangkong.access.rules import Permission
-from fangkong.access.service import Actor, require, scope
-from fangkong.errors import InvalidInput, NotFound
+from fangkong.access.service import Actor, ensure_in_scope, record_audit, require, scope
+from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.people.identity import mask_identity
 from fangkong.people.models import Person
 from fangkong.people.phones import mask_phone
 from fangkong.testing.rules import percentile
+from fangkong.tracing.graph_service import release_risk_person, update_secondary_contacts_around
 from fangkong.tracing.models import (
     CATEGORIES,
     CHANNELS,
@@ -37,7 +38,7 @@ from fangkong.tracing.models import (
     RiskPerson,
     RiskSource,
 )
-from fangkong.tracing.rules import NEXT_STATUSES
+from fangkong.tracing.rules import NEXT_STATUSES, STATUS_LABELS
 
 OPEN_STATUSES = ("to_find", "found", "outside_region")  # not yet under the measure
 MAX_PAGE = 500
@@ -335,5 +336,46 @@ def move_risk_persons(session: Session, actor: Actor, ids: list[int], status: st
             risk.released_at = now
             risk.release_reason = "completed"
     _audit_each(session, actor, "risk_person.status", changed)
+    if status == "released":  # the persons exposed to them may no longer be secondary
+        update_secondary_contacts_around(session, [risk.person_id for risk, _ in changed])
     session.commit()
     return len(changed)
+
+
+def set_risk_status(
+    session: Session, actor: Actor, risk_person_id: int, status: str, *, reason: str = ""
+) -> RiskPerson:
+    """Move one risk person on (found, under the measure, outside our
+    region, released); refuses a move the rules do not allow, with the
+    reason. A release goes through :func:`release_risk_person`, which also
+    brings the secondary contacts in line."""
+    require(actor, Permission.TRACING_MANAGE)
+    if status not in NEXT_STATUSES:
+        raise InvalidInput("status", f"unknown status {status!r}")
+    if status == "released":
+        return release_risk_person(session, actor, risk_person_id, reason or "completed")
+    if reason:
+        raise InvalidInput("reason", "a reason goes with a release only")
+    risk = session.get(RiskPerson, risk_person_id)
+    ensure_in_scope(actor, risk.region_code if risk else None, "risk person")
+    assert risk is not None
+    if status not in NEXT_STATUSES[risk.status]:
+        zh, en = STATUS_LABELS[risk.status]
+        raise Conflict(
+            f"状态为「{zh}」的风险人员不能改为该状态 (a risk person {en} cannot become {status})"
+        )
+    now = clock.now()
+    record_audit(
+        session,
+        actor,
+        "risk_person.status",
+        "risk_person",
+        risk.id,
+        risk.region_code,
+        {"status": [risk.status, status]},
+    )
+    risk.status, risk.updated_at = status, now
+    if status == "under_measure":
+        risk.controlled_at = now
+    session.commit()
+    return risk

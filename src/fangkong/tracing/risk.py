@@ -1,7 +1,7 @@
 """Risk persons one at a time: the step every path that finds a risk person
 ends with (an investigation's named contact, a self-report accepted by
-staff, one row of a cross-region request), and the status changes of a
-supervisor. The bulk channel import keeps the same rules with set-based
+staff, one row of a cross-region request). A supervisor's status changes
+are in :mod:`fangkong.tracing.control`. The bulk channel import keeps the same rules with set-based
 statements (:mod:`fangkong.tracing.risk_import`).
 
 ``note_risk_person`` adds to the caller's transaction and does not commit:
@@ -17,20 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fangkong import clock
-from fangkong.access.rules import Permission
-from fangkong.access.service import Actor, ensure_in_scope, record_audit, require
-from fangkong.errors import Conflict, InvalidInput, NotFound
+from fangkong.errors import InvalidInput
 from fangkong.policy import get_policy
 from fangkong.tracing.models import (
     CATEGORIES,
     CHANNELS,
-    RELEASE_REASONS,
     RiskPerson,
     RiskSource,
 )
 from fangkong.tracing.rules import (
-    NEXT_STATUSES,
-    STATUS_LABELS,
     deadline_for,
     measure_for,
     more_serious,
@@ -96,11 +91,13 @@ def note_risk_person(
             risk.measure = measure_for(category, policy)
             risk.deadline_at = min(risk.deadline_at, deadline_for(now, category, policy))
             upgraded = True
-        if last_exposure_at and (
+        later_exposure = last_exposure_at is not None and (
             risk.last_exposure_at is None or last_exposure_at > risk.last_exposure_at
-        ):
+        )
+        if later_exposure:
             risk.last_exposure_at = last_exposure_at
-        risk.updated_at = now
+        if upgraded or later_exposure:  # a report that changes nothing leaves the row alone
+            risk.updated_at = now
     fingerprint = report_fingerprint(channel, source, category, reported_at)
     known = session.scalar(
         select(RiskSource.id).where(
@@ -134,50 +131,3 @@ def _reopen(risk: RiskPerson, category: str, now: datetime) -> None:
     risk.controlled_at = None
     risk.identified_at = now
     risk.deadline_at = deadline_for(now, category, policy)
-
-
-def get_risk_person(session: Session, actor: Actor, risk_person_id: int) -> RiskPerson:
-    require(actor, Permission.TRACING_READ)
-    risk = session.get(RiskPerson, risk_person_id)
-    if risk is None or not risk.region_code.startswith(actor.jurisdiction):
-        raise NotFound("risk person not found")
-    return risk
-
-
-def set_risk_status(
-    session: Session, actor: Actor, risk_person_id: int, status: str, *, reason: str = ""
-) -> RiskPerson:
-    """Move a risk person on (found, under the measure, outside our region,
-    released); refuses a move the rules do not allow, with the reason."""
-    require(actor, Permission.TRACING_MANAGE)
-    risk = get_risk_person(session, actor, risk_person_id)
-    ensure_in_scope(actor, risk.region_code, "risk person")
-    if status not in NEXT_STATUSES:
-        raise InvalidInput("status", f"unknown status {status!r}")
-    if reason and (status != "released" or reason not in RELEASE_REASONS):
-        raise InvalidInput("reason", f"a release reason is one of {', '.join(RELEASE_REASONS[1:])}")
-    if status not in NEXT_STATUSES[risk.status]:
-        zh, en = STATUS_LABELS[risk.status]
-        raise Conflict(
-            f"状态为「{zh}」的风险人员不能改为该状态 (a risk person {en} cannot become {status})"
-        )
-    now = clock.now()
-    before = risk.status
-    risk.status = status
-    risk.updated_at = now
-    if status == "under_measure":
-        risk.controlled_at = now
-    if status == "released":
-        risk.released_at = now
-        risk.release_reason = reason or "completed"
-    record_audit(
-        session,
-        actor,
-        "risk_person.status",
-        "risk_person",
-        risk.id,
-        risk.region_code,
-        {"status": [before, status], **({"reason": reason} if reason else {})},
-    )
-    session.commit()
-    return risk

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from fangkong.policy import Policy
 
@@ -69,6 +69,8 @@ def deadline_for(identified_at: datetime, category: str, policy: Policy) -> date
 
 def report_fingerprint(channel: str, source: str, category: str, reported_at: datetime) -> str:
     """One report, whoever sends it again: channel, source, category and
-    reporting time (to the second)."""
-    key = "\x1f".join((channel, source, category, reported_at.isoformat(timespec="seconds")))
+    reporting time (to the second, in UTC: the same moment written with
+    another offset is the same report)."""
+    moment = reported_at.astimezone(UTC).isoformat(timespec="seconds")
+    key = "\x1f".join((channel, source, category, moment))
     return hashlib.sha256(key.encode()).hexdigest()

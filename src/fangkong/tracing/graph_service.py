@@ -1,0 +1,683 @@
+"""The exposure graph in the database: the secondary-contact risk persons
+kept in line with it, the release of a risk person (which can change it),
+and the clusters of cases with their chains.
+
+Secondary contacts are computed, never typed (rules in
+:mod:`fangkong.tracing.graph`). :func:`refresh_secondary_contacts` makes
+the records match the whole graph: a new secondary contact gets a risk
+person of category ``secondary`` from channel ``investigation`` whose
+source names the close contact (``close contact person <id>``); a companion
+or general contact is raised to secondary; a released record is opened
+again on evidence newer than its release (the rule:
+:func:`~fangkong.tracing.graph.plan_refresh`); a record the graph no longer supports
+leaves the category — released with reason ``not_a_contact`` (never
+deleted) when the graph was its only reason, otherwise back to the most
+serious category its other reports gave. The derived records follow the
+graph into every county: a secondary contact is a fact of the graph, not a
+user's choice, and the county where they live must find them.
+
+The whole-graph refresh reads the edges and the risk persons in bulk
+(``COPY`` on PostgreSQL) and writes set-based statements under a table lock
+that keeps other writers of risk persons out until it commits. The services
+that change the graph call :func:`update_secondary_contacts_around` with
+the persons whose edges or status changed: it looks only at them and the
+persons exposed to them, and goes through ``note_risk_person`` one person at
+a time, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Connection, TextClause, bindparam, select, text
+from sqlalchemy.orm import Session
+
+from fangkong import clock
+from fangkong.access.rules import Permission
+from fangkong.access.service import Actor, ensure_in_scope, record_audit, require
+from fangkong.bulkio import copy_out, is_postgres, lock_for_append, staged
+from fangkong.db import UtcDateTime
+from fangkong.errors import Conflict, InvalidInput, NotFound
+from fangkong.people.models import Person
+from fangkong.policy import get_policy
+from fangkong.regions.service import get_region
+from fangkong.tracing.case_rules import narrowest_prefix
+from fangkong.tracing.graph import (
+    CREATE,
+    MISSING_TIME,
+    NO_CATEGORY,
+    REOPEN,
+    SECONDARY,
+    UPGRADE,
+    Edges,
+    Ids,
+    RefreshPlan,
+    RiskRecords,
+    Times,
+    active_close_contacts,
+    case_clusters,
+    category_left,
+    ids,
+    not_secondary,
+    plan_refresh,
+    secondary_contacts,
+)
+from fangkong.tracing.models import RELEASE_REASONS, Case, RiskPerson, RiskSource
+from fangkong.tracing.risk import note_risk_person
+from fangkong.tracing.rules import CATEGORY_RANK, deadline_for, report_fingerprint
+
+GRAPH_CHANNEL = "investigation"
+SOURCE_PREFIX = "close contact person "
+CATEGORY_BY_RANK = {rank: category for category, rank in CATEGORY_RANK.items()}
+CATEGORY_ORDER = pa.array([CATEGORY_BY_RANK[rank] for rank in sorted(CATEGORY_BY_RANK)])
+TIME = pa.timestamp("us", tz="UTC")
+EDGE_SCHEMA = pa.schema(
+    [
+        ("source", pa.int64()),
+        ("target", pa.int64()),
+        ("recorded_at", TIME),
+        ("last_exposure_at", TIME),
+    ]
+)
+RISK_SCHEMA = pa.schema(
+    [
+        ("risk_id", pa.int64()),
+        ("person_id", pa.int64()),
+        ("category", pa.string()),
+        ("status", pa.string()),
+        ("release_reason", pa.string()),
+        ("identified_at", TIME),
+        ("released_at", TIME),
+        ("last_exposure_at", TIME),
+    ]
+)
+RISK_COLUMNS = (
+    "r.id, r.person_id, r.category, r.status, r.release_reason, r.identified_at, "
+    "r.released_at, r.last_exposure_at"
+)
+PERSONS = pa.schema([("person_id", pa.int64())])
+EDGES_QUERY = "SELECT e.source_person_id, e.person_id, e.recorded_at, e.last_exposure_at "
+
+
+class SecondaryRefresh(NamedTuple):
+    added: int  # persons who became secondary contacts
+    released: int  # persons who stopped being secondary (released, or back to another category)
+
+
+def graph_source(close_contact_person_id: int) -> str:
+    return f"{SOURCE_PREFIX}{close_contact_person_id}"
+
+
+# --- reading the graph ---------------------------------------------------------------
+
+
+def _micros(column: pa.ChunkedArray) -> Times:
+    as_int = pc.fill_null(column.cast(pa.int64()), MISSING_TIME)
+    return np.asarray(as_int.to_numpy(), np.int64)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _moment(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
+
+
+def _from_micros(micros: int) -> datetime | None:
+    return None if micros == MISSING_TIME else _moment(micros)
+
+
+def _edges(table: pa.Table) -> Edges:
+    return Edges.of(
+        table.column("source").to_numpy(),
+        table.column("target").to_numpy(),
+        _micros(table.column("recorded_at")),
+        _micros(table.column("last_exposure_at")),
+    )
+
+
+def _records(table: pa.Table) -> RiskRecords:
+    rank = pc.index_in(table.column("category"), value_set=CATEGORY_ORDER)
+    return RiskRecords.of(
+        risk_id=table.column("risk_id").to_numpy(),
+        person_id=table.column("person_id").to_numpy(),
+        rank=rank.to_numpy(),
+        released=pc.equal(table.column("status"), "released").to_numpy(),
+        became_case=pc.equal(table.column("release_reason"), "became_case").to_numpy(),
+        let_go=pc.equal(table.column("release_reason"), "not_a_contact").to_numpy(),
+        identified_at=_micros(table.column("identified_at")),
+        released_at=_micros(table.column("released_at")),
+        last_exposure_at=_micros(table.column("last_exposure_at")),
+    )
+
+
+def _persons(table: pa.Table) -> Ids:
+    return ids(table.column("person_id").to_numpy())
+
+
+def _person_table(person_ids: Ids) -> pa.Table:
+    return pa.table({"person_id": pa.array(np.unique(person_ids), pa.int64())})
+
+
+@dataclass(frozen=True)
+class _Graph:
+    edges: Edges
+    records: RiskRecords
+    case_persons: Ids
+    considered: Ids | None  # the persons whose in-edges were all read; None: everyone
+
+
+def _read_whole(conn: Connection) -> _Graph:
+    return _Graph(
+        _edges(copy_out(conn, EDGES_QUERY + "FROM exposure e", EDGE_SCHEMA)),
+        _records(copy_out(conn, f"SELECT {RISK_COLUMNS} FROM risk_person r", RISK_SCHEMA)),
+        _persons(copy_out(conn, "SELECT person_id FROM tracing_case", PERSONS)),
+        None,
+    )
+
+
+def _read_around(conn: Connection, person_ids: Ids) -> _Graph:
+    """The persons given, those exposed to them, every edge into these, and
+    the records of everyone on those edges."""
+    with staged(
+        conn, "stage_graph_around", "person_id BIGINT PRIMARY KEY", _person_table(person_ids)
+    ):
+        considered = _persons(
+            copy_out(
+                conn,
+                "SELECT person_id FROM stage_graph_around UNION SELECT e.person_id "
+                "FROM exposure e JOIN stage_graph_around a ON a.person_id = e.source_person_id",
+                PERSONS,
+            )
+        )
+    rows = _person_table(considered)
+    with staged(conn, "stage_graph_considered", "person_id BIGINT PRIMARY KEY", rows):
+        into = "FROM exposure e JOIN stage_graph_considered c ON c.person_id = e.person_id"
+        edges = _edges(copy_out(conn, EDGES_QUERY + into, EDGE_SCHEMA))
+        records = _records(
+            copy_out(
+                conn,
+                f"SELECT {RISK_COLUMNS} FROM risk_person r WHERE r.person_id IN "
+                f"(SELECT person_id FROM stage_graph_considered "
+                f"UNION SELECT e.source_person_id {into})",
+                RISK_SCHEMA,
+            )
+        )
+        cases = _persons(
+            copy_out(
+                conn,
+                "SELECT t.person_id FROM tracing_case t "
+                "JOIN stage_graph_considered c ON c.person_id = t.person_id",
+                PERSONS,
+            )
+        )
+    return _Graph(edges, records, cases, considered)
+
+
+def _plan(graph: _Graph) -> RefreshPlan:
+    found = secondary_contacts(
+        graph.edges,
+        active_close_contacts(graph.records),
+        not_secondary(graph.records, graph.case_persons),
+    )
+    return plan_refresh(found, graph.records, graph.considered)
+
+
+# --- writing -------------------------------------------------------------------------
+
+
+def _timed(sql: str, *names: str) -> TextClause:
+    """A statement whose named parameters are times, bound as the ORM binds
+    them (so SQLite stores them in the same text form)."""
+    return text(sql).bindparams(*(bindparam(n, type_=UtcDateTime()) for n in names))
+
+
+def _time_text(conn: Connection, micros: Times) -> pa.Array:
+    """Times as text a staged column holds and the database reads back as
+    the ORM writes them (naive UTC with microseconds on SQLite)."""
+    missing = micros == MISSING_TIME
+    moments = pa.array(micros, pa.int64(), mask=missing).cast(pa.timestamp("us"))
+    as_text = pc.cast(moments, pa.string())
+    return pc.binary_join_element_wise(as_text, "+00", "") if is_postgres(conn) else as_text
+
+
+def _as_time(conn: Connection, column: str) -> str:
+    return f"CAST({column} AS TIMESTAMPTZ)" if is_postgres(conn) else column
+
+
+def _add_one_by_one(session: Session, plan: RefreshPlan, now: datetime) -> None:
+    """Each new secondary contact through the one-record rule."""
+    person_ids = [int(p) for p in plan.add_person_id]
+    regions = dict(
+        session.execute(
+            select(Person.id, Person.region_code).where(Person.id.in_(person_ids))
+        ).all()
+    )
+    for person_id, close_id, last in zip(
+        person_ids, plan.add_close_contact_id, plan.add_last_exposure_at, strict=True
+    ):
+        note_risk_person(
+            session,
+            person_id=person_id,
+            region_code=regions[person_id],
+            category="secondary",
+            channel=GRAPH_CHANNEL,
+            source=graph_source(int(close_id)),
+            reported_at=now,
+            last_exposure_at=_from_micros(int(last)),
+        )
+
+
+def _add_in_bulk(conn: Connection, plan: RefreshPlan, now: datetime) -> None:
+    """The one-record rule of ``note_risk_person`` for many persons at once:
+    a new record, a companion or general contact raised (the deadline only
+    brought forward), a released record opened again."""
+    policy = get_policy()
+    sources = {int(c): graph_source(int(c)) for c in np.unique(plan.add_close_contact_id)}
+    prints = {c: report_fingerprint(GRAPH_CHANNEL, s, "secondary", now) for c, s in sources.items()}
+    close = [int(c) for c in plan.add_close_contact_id]
+    rows = pa.table(
+        {
+            "person_id": pa.array(plan.add_person_id, pa.int64()),
+            "action": pa.array(plan.add_action, pa.int64()),
+            "source": pa.array([sources[c] for c in close], pa.string()),
+            "fingerprint": pa.array([prints[c] for c in close], pa.string()),
+            "last_exposure_at": _time_text(conn, plan.add_last_exposure_at),
+        }
+    )
+    columns = (
+        "person_id BIGINT PRIMARY KEY, action INTEGER NOT NULL, source TEXT NOT NULL, "
+        "fingerprint TEXT NOT NULL, last_exposure_at TEXT"
+    )
+    last = _as_time(conn, "s.last_exposure_at")
+    times = {
+        "now": now,
+        "deadline": deadline_for(now, "secondary", policy),
+    }
+    measure = policy.measure_for("secondary")
+    with staged(conn, "stage_graph_secondary", columns, rows):
+        conn.execute(
+            _timed(
+                f"""INSERT INTO risk_person (person_id, region_code, category, measure, status,
+                    last_exposure_at, identified_at, deadline_at, release_reason, updated_at)
+                SELECT s.person_id, p.region_code, 'secondary', :measure, 'to_find', {last},
+                    :now, :deadline, '', :now
+                FROM stage_graph_secondary s JOIN person p ON p.id = s.person_id
+                WHERE s.action = {CREATE}""",
+                "now",
+                "deadline",
+            ),
+            {**times, "measure": measure},
+        )
+        conn.execute(
+            _timed(
+                f"""UPDATE risk_person SET category = 'secondary', measure = :measure,
+                    deadline_at = CASE WHEN deadline_at < :deadline THEN deadline_at
+                                       ELSE :deadline END,
+                    last_exposure_at = {last}, updated_at = :now
+                FROM stage_graph_secondary s
+                WHERE s.person_id = risk_person.person_id AND s.action = {UPGRADE}""",
+                "now",
+                "deadline",
+            ),
+            {**times, "measure": measure},
+        )
+        conn.execute(
+            _timed(
+                f"""UPDATE risk_person SET category = 'secondary', measure = :measure,
+                    status = 'to_find', released_at = NULL, release_reason = '',
+                    controlled_at = NULL, identified_at = :now, deadline_at = :deadline,
+                    last_exposure_at = {last}, updated_at = :now
+                FROM stage_graph_secondary s
+                WHERE s.person_id = risk_person.person_id AND s.action = {REOPEN}""",
+                "now",
+                "deadline",
+            ),
+            {**times, "measure": measure},
+        )
+        conn.execute(
+            _timed(
+                f"""INSERT INTO risk_source (risk_person_id, region_code, channel, source,
+                    category, reported_at, fingerprint, received_at)
+                SELECT r.id, r.region_code, '{GRAPH_CHANNEL}', s.source, 'secondary', :now,
+                    s.fingerprint, :now
+                FROM stage_graph_secondary s JOIN risk_person r ON r.person_id = s.person_id
+                WHERE NOT EXISTS (SELECT 1 FROM risk_source k
+                    WHERE k.risk_person_id = r.id AND k.fingerprint = s.fingerprint)""",
+                "now",
+            ),
+            times,
+        )
+
+
+def _settle_leaving(conn: Connection, plan: RefreshPlan, now: datetime) -> int:
+    """Records the graph no longer holds as secondary: released when the
+    graph was their only reason, else back to their other reports' most
+    serious category (the deadline is left as it was). Returns how many left
+    the secondary category."""
+    if plan.leaving_risk_id.size == 0:
+        return 0
+    leaving = pa.table({"risk_id": pa.array(np.unique(plan.leaving_risk_id), pa.int64())})
+    with staged(conn, "stage_graph_leaving", "risk_id BIGINT PRIMARY KEY", leaving):
+        others = copy_out(
+            conn,
+            f"""SELECT s.risk_person_id, s.category FROM risk_source s
+            JOIN stage_graph_leaving l ON l.risk_id = s.risk_person_id
+            WHERE NOT (s.channel = '{GRAPH_CHANNEL}' AND s.category = 'secondary')""",
+            pa.schema([("risk_id", pa.int64()), ("category", pa.string())]),
+        )
+    risk_ids = ids(leaving.column("risk_id").to_numpy())
+    left = category_left(
+        risk_ids,
+        ids(others.column("risk_id").to_numpy()),
+        pc.index_in(others.column("category"), value_set=CATEGORY_ORDER).to_numpy(),
+    )
+    moving = left != SECONDARY
+    policy = get_policy()
+    nexts = pa.table(
+        {
+            "risk_id": pa.array(risk_ids[moving], pa.int64()),
+            "category": pa.array(
+                [CATEGORY_BY_RANK.get(int(r), "") for r in left[moving]], pa.string()
+            ),
+        }
+    )
+    with staged(conn, "stage_graph_next", "risk_id BIGINT PRIMARY KEY, category TEXT", nexts):
+        conn.execute(
+            _timed(
+                """UPDATE risk_person SET status = 'released', released_at = :now,
+                    release_reason = 'not_a_contact', updated_at = :now
+                WHERE id IN (SELECT risk_id FROM stage_graph_next WHERE category = '')""",
+                "now",
+            ),
+            {"now": now},
+        )
+        for rank in np.unique(left[moving & (left != NO_CATEGORY)]):
+            category = CATEGORY_BY_RANK[int(rank)]
+            conn.execute(
+                _timed(
+                    """UPDATE risk_person SET category = :category, measure = :measure,
+                        updated_at = :now
+                    WHERE id IN (SELECT risk_id FROM stage_graph_next
+                                 WHERE category = :category)""",
+                    "now",
+                ),
+                {"now": now, "category": category, "measure": policy.measure_for(category)},
+            )
+    return int(moving.sum())
+
+
+def _forget_loaded_records(session: Session) -> None:
+    """Statements changed risk persons behind the session's back."""
+    for loaded in list(session.identity_map.values()):
+        if isinstance(loaded, RiskPerson | RiskSource):
+            session.expire(loaded)
+
+
+def _apply(
+    session: Session, conn: Connection, plan: RefreshPlan, *, bulk: bool
+) -> SecondaryRefresh:
+    now = clock.now()
+    if plan.add_person_id.size:
+        if bulk:
+            _add_in_bulk(conn, plan, now)
+        else:
+            _add_one_by_one(session, plan, now)
+            session.flush()
+    released = _settle_leaving(conn, plan, now)
+    _forget_loaded_records(session)
+    return SecondaryRefresh(int(plan.add_person_id.size), released)
+
+
+def update_secondary_contacts_around(
+    session: Session, person_ids: list[int] | Ids
+) -> SecondaryRefresh:
+    """Bring the secondary contacts in line with the graph after the status
+    or the edges of ``person_ids`` changed: they and the persons exposed to
+    them are looked at. A step inside a service: adds to the caller's
+    transaction and does not commit (the caller checked the permission)."""
+    session.flush()
+    conn = session.connection()
+    return _apply(session, conn, _plan(_read_around(conn, ids(person_ids))), bulk=False)
+
+
+def refresh_secondary_contacts(session: Session, actor: Actor) -> SecondaryRefresh:
+    """Make every secondary-contact risk person match the whole exposure
+    graph; one audit event with the counts. Idempotent."""
+    require(actor, Permission.TRACING_MANAGE)
+    session.flush()
+    conn = session.connection()
+    lock_for_append(conn, ["risk_person", "risk_source"])
+    plan = _plan(_read_whole(conn))
+    refreshed = _apply(session, conn, plan, bulk=True)
+    record_audit(
+        session,
+        actor,
+        "tracing.secondary_contacts.refresh",
+        "exposure_graph",
+        "secondary_contacts",
+        None,
+        refreshed._asdict(),
+    )
+    session.commit()
+    return refreshed
+
+
+# --- releasing a risk person ------------------------------------------------------
+
+
+def end_risk_record(risk: RiskPerson, reason: str, now: datetime) -> None:
+    """Release a risk person's record (nothing is deleted)."""
+    risk.status = "released"
+    risk.released_at = now
+    risk.release_reason = reason
+    risk.updated_at = now
+
+
+def release_risk_person(
+    session: Session, actor: Actor, risk_person_id: int, reason: str
+) -> RiskPerson:
+    """Release a risk person with a reason and bring the secondary contacts
+    in line: releasing a close contact releases the persons who were
+    secondary only through them. Every release goes through here
+    (``control.set_risk_status`` calls it)."""
+    require(actor, Permission.TRACING_MANAGE)
+    if reason not in RELEASE_REASONS[1:]:
+        raise InvalidInput("reason", f"a release reason is one of {', '.join(RELEASE_REASONS[1:])}")
+    risk = session.get(RiskPerson, risk_person_id)
+    ensure_in_scope(actor, risk.region_code if risk else None, "risk person")
+    assert risk is not None
+    if risk.status == "released":
+        raise Conflict("该风险人员已解除 (the risk person is already released)")
+    before = risk.status
+    end_risk_record(risk, reason, clock.now())
+    refreshed = update_secondary_contacts_around(session, [risk.person_id])
+    record_audit(
+        session,
+        actor,
+        "risk_person.release",
+        "risk_person",
+        risk.id,
+        risk.region_code,
+        {
+            "status": [before, "released"],
+            "reason": reason,
+            "secondary_added": refreshed.added,
+            "secondary_released": refreshed.released,
+        },
+    )
+    session.commit()
+    return risk
+
+
+# --- clusters --------------------------------------------------------------------
+
+
+def region_prefix(session: Session, actor: Actor, region: str | None) -> str:
+    """The part of ``region`` the actor sees (their whole jurisdiction when
+    no region is given); NotFound for a region outside it."""
+    if not region:
+        return actor.jurisdiction
+    found = get_region(session, actor, region)
+    prefix = narrowest_prefix(found.prefix, actor.jurisdiction)
+    if prefix is None:
+        raise NotFound(f"region {region} not found")
+    return prefix
+
+
+@dataclass(frozen=True)
+class ClusterCase:
+    case_id: int
+    person_id: int
+    name: str
+    region_code: str
+    classification: str
+    confirmed_at: datetime
+    controlled: bool
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    """An edge of a cluster: ``source`` may have infected ``target``."""
+
+    source_case_id: int
+    target_case_id: int
+    transmission: bool
+    setting: str
+
+
+@dataclass(frozen=True)
+class Cluster:
+    number: int  # 1, 2, ... by first confirmation over the whole graph
+    size: int  # every case, also those outside the viewer's jurisdiction
+    first_confirmed_at: datetime
+    latest_confirmed_at: datetime
+    cases: list[ClusterCase]  # those inside the viewer's jurisdiction
+    chain: list[ChainLink]  # the edges between two of those
+
+    @property
+    def outside_jurisdiction(self) -> int:
+        return self.size - len(self.cases)
+
+
+CASE_SCHEMA = pa.schema(
+    [
+        ("case_id", pa.int64()),
+        ("person_id", pa.int64()),
+        ("region_code", pa.string()),
+        ("confirmed_at", TIME),
+    ]
+)
+CASE_EDGE_SCHEMA = pa.schema(
+    [
+        ("source", pa.int64()),
+        ("target", pa.int64()),
+        ("transmission", pa.bool_()),
+        ("setting", pa.string()),
+    ]
+)
+
+
+def clusters(
+    session: Session, actor: Actor, region: str | None = None, *, min_size: int = 2
+) -> list[Cluster]:
+    """Clusters of cases with at least one case in ``region`` (inside the
+    actor's jurisdiction) and at least ``min_size`` cases, by first
+    confirmation; each lists the cases and chain links the actor may see."""
+    require(actor, Permission.TRACING_READ)
+    if min_size < 1:
+        raise InvalidInput("min_size", "must be at least 1")
+    prefix = region_prefix(session, actor, region)
+    session.flush()
+    conn = session.connection()
+    cases = copy_out(
+        conn, "SELECT id, person_id, region_code, confirmed_at FROM tracing_case", CASE_SCHEMA
+    )
+    links = copy_out(
+        conn,
+        """SELECT e.source_person_id, e.person_id, e.transmission, e.setting FROM exposure e
+        WHERE e.source_person_id IN (SELECT person_id FROM tracing_case)
+          AND e.person_id IN (SELECT person_id FROM tracing_case)""",
+        CASE_EDGE_SCHEMA,
+    )
+    found = case_clusters(
+        cases.column("person_id").to_numpy(),
+        _micros(cases.column("confirmed_at")),
+        Edges.of(links.column("source").to_numpy(), links.column("target").to_numpy()),
+    )
+    by_person = np.argsort(ids(cases.column("person_id").to_numpy()), kind="stable")
+    regions = np.asarray(cases.column("region_code").to_pylist(), dtype=object)[by_person]
+    in_region = np.fromiter((r.startswith(prefix) for r in regions), np.bool_, regions.size)
+    wanted = np.unique(found.cluster[in_region])
+    wanted = wanted[found.size[wanted] >= min_size]
+    if wanted.size == 0:
+        return []
+    chosen = np.isin(found.cluster, wanted)
+    visible = chosen & np.fromiter(
+        (r.startswith(actor.jurisdiction) for r in regions), np.bool_, regions.size
+    )
+    shown = _cluster_cases(session, [int(p) for p in found.person_id[visible]])
+    numbers = dict(
+        zip(found.person_id[chosen].tolist(), found.cluster[chosen].tolist(), strict=True)
+    )
+    members: dict[int, list[ClusterCase]] = {int(n): [] for n in wanted}
+    for case in shown.values():
+        members[numbers[case.person_id]].append(case)
+    chains: dict[int, list[ChainLink]] = {int(n): [] for n in wanted}
+    transmission = links.column("transmission").to_pylist()
+    setting = links.column("setting").to_pylist()
+    for source, target, number, at in zip(
+        found.edge_source.tolist(),
+        found.edge_target.tolist(),
+        found.edge_cluster.tolist(),
+        found.edge_index.tolist(),
+        strict=True,
+    ):
+        if number in chains and source in shown and target in shown:
+            chains[number].append(
+                ChainLink(
+                    shown[source].case_id,
+                    shown[target].case_id,
+                    bool(transmission[at]),
+                    setting[at],
+                )
+            )
+    return [
+        Cluster(
+            number=int(n) + 1,  # people count from 1
+            size=int(found.size[n]),
+            first_confirmed_at=_moment(int(found.first_confirmed_at[n])),
+            latest_confirmed_at=_moment(int(found.latest_confirmed_at[n])),
+            cases=sorted(members[int(n)], key=lambda c: (c.confirmed_at, c.case_id)),
+            chain=sorted(
+                chains[int(n)], key=lambda link: (link.source_case_id, link.target_case_id)
+            ),
+        )
+        for n in wanted
+    ]
+
+
+def _cluster_cases(session: Session, person_ids: list[int]) -> dict[int, ClusterCase]:
+    """The cases of these persons, by person id."""
+    stmt = (
+        select(Case, Person.name)
+        .join(Person, Person.id == Case.person_id)
+        .where(Case.person_id.in_(person_ids))
+    )
+    return {
+        case.person_id: ClusterCase(
+            case.id,
+            case.person_id,
+            name,
+            case.region_code,
+            case.classification,
+            case.confirmed_at,
+            case.controlled,
+        )
+        for case, name in session.execute(stmt)
+    }
