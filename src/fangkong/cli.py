@@ -19,6 +19,7 @@ from fangkong.cliutil import AsUser, actor_for, finish_import, read_input, repor
 from fangkong.config import get_settings
 from fangkong.errors import FangkongError
 from fangkong.testing.cli import testing_app
+from fangkong.tracing.cli import tracing_app
 
 app = typer.Typer(help="Fangkong (防控) outbreak command system", no_args_is_help=True)
 db_app = typer.Typer(help="database schema", no_args_is_help=True)
@@ -30,6 +31,7 @@ app.add_typer(people_app, name="people")
 app.add_typer(sim_app, name="sim")
 app.add_typer(users_app, name="users")
 app.add_typer(testing_app, name="testing")
+app.add_typer(tracing_app, name="tracing")
 
 
 @db_app.command("upgrade")

@@ -1,0 +1,243 @@
+"""Tracing benchmark: risk persons from the four channels matched to a city's
+registry and merged, on PostgreSQL.
+
+    .venv/bin/python benchmarks/tracing.py [--persons 5000000] [--records 500000] [--repeat 3]
+
+(``--persons 1000000`` for a quick run.)
+
+1. the registry: synthetic persons of Langfang (1310), the file and import
+   of benchmarks/mass_testing.py (timed, for reference);
+2. the lists: about ``--records`` channel records from
+   :mod:`fangkong.sim.tracing` — screening, cross-region requests, big-data
+   push and self-reports, the same persons found by several channels, reports
+   sent twice, dirty identity numbers and phones, visitors the registry does
+   not hold — one CSV per channel;
+3. per repeat: a plain COPY of the four files into an unindexed table of
+   text columns (the baseline, same run); then ``import_risk_persons`` of
+   the four files one after the other as the city command (jurisdiction
+   1310), timed end to end (read, check, match, merge, commit) with where
+   the time goes; then the same four files again (nothing changes). The
+   risk tables and the persons the import created are emptied between
+   repeats;
+4. the graph: secondary contacts and clusters for the whole graph — the
+   hook :func:`time_graph`, for the engineer writing that part.
+
+Prints a Markdown table of medians (target: matching at least 50,000
+incoming records per second).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from fangkong.access.service import SYSTEM, Actor
+from fangkong.db import make_engine
+from fangkong.migrate import upgrade
+from fangkong.people.importing import import_people
+from fangkong.sim.tracing import channel_records, registry_persons, write_channel_file
+from fangkong.tracing import risk_import
+from fangkong.tracing.models import PendingMatch, RiskPerson, RiskSource
+from mass_testing import OUT, plain_copy, population_file, timed
+
+CITY = "1310"  # Langfang
+CITY_COMMAND = Actor(None, "benchmark", "commander", CITY)
+REPORTS_FROM = datetime(2022, 3, 14, 0, 0)  # local: one day of lists
+# Steps of import_risk_persons timed separately (their names in risk_import).
+PHASES = ("_read_cells", "match_records", "_keep_pending", "_merge_risks", "_audit_changes")
+
+
+def channel_files(engine: Engine, persons: int, records: int) -> dict[str, Path]:
+    """The four channels' lists drawn from the registry just imported."""
+    with Session(engine) as session:
+        every = max(1, persons // 1_000_000)
+        registry = registry_persons(session.connection(), CITY, every=every)
+        session.commit()
+    lists, truth = channel_records(registry, records=records, seed=1, reported_from=REPORTS_FROM)
+    files = {}
+    for channel, table in lists.items():
+        path = OUT / f"tracing-{persons}-{channel}.csv"
+        write_channel_file(table, path, chinese_headers=channel == "screening")
+        files[channel] = path
+    print(
+        f"  lists: {sum(t.num_rows for t in lists.values()):,} records, "
+        + ", ".join(f"{c} {t.num_rows:,}" for c, t in lists.items())
+        + f"; {len(truth.registered):,} registered persons and "
+        f"{truth.visitors.num_rows:,} visitors at risk",
+        flush=True,
+    )
+    return files
+
+
+@contextmanager
+def phase_timers() -> Iterator[dict[str, float]]:
+    """Seconds spent in each of ``PHASES`` while the block runs."""
+    spent: dict[str, float] = defaultdict(float)
+    originals = {name: getattr(risk_import, name) for name in PHASES}
+
+    def timer(name: str, step: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return step(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - started
+
+        return run
+
+    for name, step in originals.items():
+        setattr(risk_import, name, timer(name, step))
+    try:
+        yield spent
+    finally:
+        for name, step in originals.items():
+            setattr(risk_import, name, step)
+
+
+def import_lists(engine: Engine, files: dict[str, Path], label: str) -> float:
+    """``import_risk_persons`` of every channel's file; total seconds."""
+    total = 0.0
+    for channel, path in files.items():
+        data = path.read_bytes()
+        with Session(engine) as session:
+
+            def run(data: bytes = data, name: str = path.name, channel: str = channel) -> Any:
+                return risk_import.import_risk_persons(
+                    session, CITY_COMMAND, data, name, channel=channel
+                )
+
+            seconds, _ = timed(f"{label} {channel}", run)
+        total += seconds
+    return total
+
+
+def time_graph(engine: Engine) -> float | None:
+    """HOOK for the graph part (secondary contacts and clusters, written by
+    another engineer): create the benchmark's 5,000 cases and their
+    exposures from the risk persons just imported, then time computing
+    secondary contacts and clusters for the whole graph (issue 4 target:
+    under 5 seconds). Return the seconds; None while the part is not here."""
+    return None
+
+
+def empty_risk_tables(url: str) -> None:
+    """Back to the registry alone: no risk persons, sources, pending
+    records, nor the persons the imports created."""
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("TRUNCATE risk_source, pending_match, request_item, risk_person CASCADE")
+        conn.execute("SET session_replication_role = replica")  # no FK checks: throwaway data
+        conn.execute("DELETE FROM person WHERE NOT resident")
+        conn.execute("SET session_replication_role = DEFAULT")
+        conn.execute("VACUUM ANALYZE person, risk_person, risk_source, pending_match")
+
+
+def one_run(engine: Engine, url: str, files: dict[str, Path]) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    figures["plain"] = sum(plain_copy(url, path.read_bytes()) for path in files.values())
+    print(f"  plain COPY of the four lists: {figures['plain']:.2f} s", flush=True)
+    with phase_timers() as spent:
+        figures["import"] = import_lists(engine, files, "import")
+    figures.update(spent)
+    with Session(engine) as session:
+        risk_persons = session.scalar(select(func.count()).select_from(RiskPerson))
+        sources = session.scalar(select(func.count()).select_from(RiskSource))
+        pending = session.scalar(select(func.count()).select_from(PendingMatch))
+    print(
+        f"    {risk_persons:,} risk persons, {sources:,} sources, {pending:,} pending", flush=True
+    )
+    figures["again"] = import_lists(engine, files, "again")
+    graph = time_graph(engine)
+    if graph is not None:
+        figures["graph"] = graph
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--persons", type=int, default=5_000_000)
+    parser.add_argument("--records", type=int, default=500_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    admin = os.environ.get(
+        "FANGKONG_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    print(
+        f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    registry = population_file(args.persons).read_bytes()
+    name = f"fangkong_bench_tracing_{os.getpid()}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = (
+        make_url(admin).set(drivername="postgresql+psycopg", database=name).render_as_string(False)
+    )
+    runs = []
+    try:
+        upgrade(url)
+        engine = make_engine(url)
+        with Session(engine) as session:
+            timed("registry import", lambda: import_people(session, SYSTEM, registry, "pop.csv"))
+        files = channel_files(engine, args.persons, args.records)
+        for attempt in range(args.repeat):
+            if attempt:
+                empty_risk_tables(url)
+            print(f"run {attempt + 1} ({datetime.now(UTC):%H:%M:%S} UTC)", flush=True)
+            runs.append(one_run(engine, url, files))
+        engine.dispose()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    report(runs, files, args)
+
+
+def report(runs: list[dict[str, float]], files: dict[str, Path], args: argparse.Namespace) -> None:
+    def median(key: str) -> float:
+        return statistics.median(run.get(key, 0.0) for run in runs)
+
+    records = sum(path.read_bytes().count(b"\n") - 1 for path in files.values())
+    print(f"\n{args.persons:,} persons, {records:,} records, median of {len(runs)} runs\n")
+    print("| step | seconds | rate | target |")
+    print("| --- | --- | --- | --- |")
+    print(
+        f"| plain COPY of the four lists | {median('plain'):.2f} | "
+        f"{records / median('plain'):,.0f} rows/s | (baseline) |"
+    )
+    print(
+        f"| matched and merged, end to end | {median('import'):.2f} | "
+        f"{records / median('import'):,.0f} records/s "
+        f"({median('import') / median('plain'):.1f}x plain) | >= 50,000/s |"
+    )
+    for phase in PHASES:
+        print(f"| - {phase.strip('_').replace('_', ' ')} | {median(phase):.2f} | | |")
+    matching = median("_read_cells") + median("match_records")
+    print(
+        f"| matching alone (read and check cells, match, create non-residents) | "
+        f"{matching:.2f} | {records / matching:,.0f} records/s | >= 50,000/s |"
+    )
+    print(
+        f"| the same lists again (nothing changes) | {median('again'):.2f} | "
+        f"{records / median('again'):,.0f} records/s | |"
+    )
+    graph = f"{median('graph'):.2f}" if all("graph" in run for run in runs) else "not measured"
+    print(f"| secondary contacts and clusters (time_graph hook) | {graph} | | < 5 s |")
+
+
+if __name__ == "__main__":
+    main()

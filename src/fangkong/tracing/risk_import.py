@@ -1,0 +1,788 @@
+"""``import_risk_persons``: a list of risk persons from one channel (door-to-
+door screening, a cross-region request, a big-data push, self-reports
+collected offline), matched to the registry and merged into the risk
+persons — in one transaction, with set-based statements (COPY and staged
+joins on PostgreSQL, the same SQL on SQLite).
+
+The file ends exactly as :func:`fangkong.tracing.risk.note_risk_person`
+called for each matched row in file order would leave it (a test holds the
+two equal): one risk person per person however many rows and channels name
+them, one source per report (the same report twice is kept once), a more
+serious category raises the measure and brings the deadline forward, a
+released person reported after the release is to be found again. The one
+difference: ``updated_at`` moves only for a risk person that changed, so
+that importing the same file again changes nothing at all.
+
+Rows whose person cannot be decided are kept whole as pending matches
+(:class:`~fangkong.tracing.models.PendingMatch`, once per record however
+often the file comes). The reply gives counts and the file's own rows
+only: nothing about a matched person of another jurisdiction is told.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Connection, select, text
+from sqlalchemy.orm import Session
+
+from fangkong import clock
+from fangkong.access.rules import Permission
+from fangkong.access.service import Actor, record_audit, require
+from fangkong.bulkio import (
+    analyze_after_bulk,
+    bulk_cache,
+    copy_in,
+    copy_out,
+    is_postgres,
+    key_text,
+    lock_for_append,
+    reserve_ids,
+    staged,
+)
+from fangkong.config import get_settings
+from fangkong.errors import InvalidInput, NotFound, UnreadableFile
+from fangkong.imports import (
+    CellCheck,
+    ImportBatch,
+    ImportCounts,
+    Reject,
+    broken_rejects,
+    close_batch,
+    empty_cells,
+    map_columns,
+    open_batch,
+    parse_local_times,
+    rejects_report,
+    true_where,
+)
+from fangkong.policy import Policy, get_policy
+from fangkong.regions.models import Region
+from fangkong.tabular import StringTable, read_table
+from fangkong.tracing.matching import Matched, check_people, match_records
+from fangkong.tracing.rules import CATEGORY_RANK
+
+IMPORT_CHANNELS = ("screening", "request", "bigdata", "self_report")
+BATCH_KIND = "risk_persons"
+RISK_COLUMNS: dict[str, tuple[str, ...]] = {
+    "id_number": ("身份证号", "id_number", "证件号码", "证件号", "公民身份号码", "identity_number"),
+    "phone": ("手机号", "phone", "联系电话", "电话", "手机号码", "mobile"),
+    "name": ("姓名", "name"),
+    "category": ("类别", "category", "人员类别", "风险类别", "接触类别"),
+    "source": ("来源", "source", "信息来源", "报告单位"),
+    "reported_at": ("报告时间", "reported_at", "上报时间", "推送时间", "report_time"),
+    "region_code": ("区划代码", "region_code", "社区代码", "所在社区代码"),
+    "address": ("地址", "address", "住址", "现住址", "居住地址"),
+    "last_exposure_at": ("末次暴露时间", "last_exposure_at", "末次接触时间", "最后接触时间"),
+    "id_type": ("证件类型", "id_type", "document_type"),
+}
+REQUIRED = ("category", "source", "reported_at")
+CATEGORY_ALIASES = {
+    "close": "close",
+    "密接": "close",
+    "密切接触者": "close",
+    "close contact": "close",
+    "secondary": "secondary",
+    "次密接": "secondary",
+    "密接的密接": "secondary",
+    "secondary contact": "secondary",
+    "companion": "companion",
+    "时空伴随者": "companion",
+    "时空伴随": "companion",
+    "spatiotemporal companion": "companion",
+    "general": "general",
+    "一般接触者": "general",
+    "一般接触": "general",
+    "general contact": "general",
+}
+MAX_SOURCE_CHARS = 200
+CLOCK_SKEW_MINUTES = 10  # a sender's clock may run a little ahead
+NO_TIME = np.iinfo(np.int64).min  # a missing time, in microseconds
+NEVER = np.iinfo(np.int64).max  # no deadline yet
+NONE_RANK = len(CATEGORY_RANK)  # below every category
+
+
+@dataclass
+class RiskImportResult(ImportCounts):
+    """``accepted``: new sources (reports); ``unchanged``: reports and
+    pending records already known."""
+
+    new_risk_persons: int = 0
+    new_non_residents: int = 0
+    pending: int = 0
+
+    def more_counts(self) -> dict[str, int]:
+        return {
+            "new risk persons": self.new_risk_persons,
+            "new non-residents": self.new_non_residents,
+            "pending": self.pending,
+        }
+
+
+def label(field: str) -> str:
+    zh, en = RISK_COLUMNS[field][:2]
+    return f"{zh} ({en})"
+
+
+def import_risk_persons(
+    session: Session, actor: Actor, data: bytes, filename: str, *, channel: str
+) -> RiskImportResult:
+    """Import one channel's list of risk persons. Raises ``UnreadableFile``
+    when nothing can be read; otherwise returns the counts and the rejected
+    rows (every bad cell named with its reason; the good rows are kept)."""
+    require(actor, Permission.TRACING_IMPORT)
+    if channel not in IMPORT_CHANNELS:
+        raise InvalidInput("channel", f"one of {', '.join(IMPORT_CHANNELS)}")
+    table = read_table(data, filename)
+    columns = map_columns(table.headers, RISK_COLUMNS, REQUIRED)
+    if "id_number" not in columns.positions and "phone" not in columns.positions:
+        raise UnreadableFile(
+            f"缺少必填列 missing required column: {label('id_number')} or {label('phone')}"
+        )
+    batch = open_batch(
+        session,
+        actor.user_id,
+        actor.jurisdiction,
+        kind=BATCH_KIND,
+        data=data,
+        filename=filename,
+        table=table,
+        columns=columns,
+    )
+    result = RiskImportResult(batch_id=batch.id, notices=list(batch.notices))
+    cells = _read_cells(session, actor, table, columns.positions)
+    good = cells.rows.filter(pa.array(~cells.bad))
+    now = clock.now()
+    conn = session.connection()
+    with bulk_cache(conn):
+        lock_for_append(conn, ("person", "risk_person", "risk_source", "pending_match"))
+        matched = match_records(conn, good, batch_id=batch.id, now=now)
+        result.new_non_residents = int(matched.created.sum())
+        _keep_pending(conn, good, matched, actor, channel, batch.id, now, result)
+        changes = _merge_risks(conn, good, matched, channel, batch.id, now, result)
+        _audit_changes(conn, actor, batch.id, now, changes)
+        analyze_after_bulk(conn, ("risk_person", "risk_source"), result.accepted)
+    result.rejects = sorted(broken_rejects(table) + cells.rejects, key=lambda r: r.row_number)
+    result.rejected = close_batch(
+        session,
+        batch,
+        accepted=result.accepted,
+        unchanged=result.unchanged,
+        rejects=result.rejects,
+        table=table,
+    )
+    record_audit(
+        session,
+        actor,
+        "risk_persons.import",
+        "import_batch",
+        batch.id,
+        actor.jurisdiction or None,
+        {"file": filename, "sha256": batch.sha256, "channel": channel, **_counts(result)},
+    )
+    session.commit()
+    return result
+
+
+def _counts(result: RiskImportResult) -> dict[str, int]:
+    return {
+        "accepted": result.accepted,
+        "unchanged": result.unchanged,
+        "rejected": result.rejected,
+        "new_risk_persons": result.new_risk_persons,
+        "new_non_residents": result.new_non_residents,
+        "pending": result.pending,
+    }
+
+
+def rejects_report_rows(
+    session: Session, actor: Actor, batch_id: int
+) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a risk-person import's rejects report (the file's
+    own rows with the reasons)."""
+    require(actor, Permission.TRACING_IMPORT)
+    batch = session.get(ImportBatch, batch_id)
+    if (
+        batch is None
+        or batch.kind != BATCH_KIND
+        or not batch.jurisdiction.startswith(actor.jurisdiction)
+    ):
+        raise NotFound("import not found")
+    return rejects_report(session, batch)
+
+
+# --- the cells ------------------------------------------------------------------------
+
+
+@dataclass
+class _Cells:
+    rows: pa.Table  # matching columns + region_code, category, rank, source, times, row
+    bad: np.ndarray
+    rejects: list[Reject]
+
+
+def _read_cells(
+    session: Session, actor: Actor, table: StringTable, positions: dict[str, int]
+) -> _Cells:
+    check = CellCheck(table, positions)
+    cell = {name: check.text(name) for name in RISK_COLUMNS}
+    people = check_people(
+        cell["id_number"],
+        cell["phone"],
+        cell["name"],
+        cell["address"],
+        clock.today_local(),
+        id_types=cell["id_type"] if "id_type" in positions else None,
+    )
+    for fault in people.faults:
+        check.refuse(fault.mask, label(fault.field), cell[fault.field], fault.words)
+
+    given = cell["category"]
+    found = pc.index_in(pc.utf8_lower(given), value_set=pa.array(list(CATEGORY_ALIASES)))
+    unknown = true_where(pc.is_null(found))
+    check.refuse(
+        unknown,
+        label("category"),
+        given,
+        (
+            "类别不认识，可填：密接、次密接、时空伴随者、一般接触者",
+            "unknown category; use close, secondary, companion or general",
+        ),
+    )
+    category = pc.take(pa.array(list(CATEGORY_ALIASES.values())), pc.fill_null(found, 0))
+    rank = pc.take(
+        pa.array([CATEGORY_RANK[c] for c in CATEGORY_ALIASES.values()], pa.int8()),
+        pc.fill_null(found, 0),
+    )
+
+    source = cell["source"]
+    check.refuse(empty_cells(source), label("source"), source, ("来源不能为空", "source is empty"))
+    check.refuse(
+        true_where(pc.greater(pc.utf8_length(source), MAX_SOURCE_CHARS)),
+        label("source"),
+        source,
+        (f"内容超过 {MAX_SOURCE_CHARS} 个字", f"longer than {MAX_SOURCE_CHARS} characters"),
+    )
+    reported_at = _times(check, cell, "reported_at", required=True)
+    last_exposure_at = _times(check, cell, "last_exposure_at", required=False)
+    region = _regions(session, actor, check, cell["region_code"])
+    rows = people.table.append_column("region_code", region)
+    for name, values in (
+        ("category", category),
+        ("rank", rank),
+        ("source", source),
+        ("reported_at", reported_at),
+        ("last_exposure_at", last_exposure_at),
+        ("row", pa.array(table.row_numbers, pa.int64())),
+        ("address", cell["address"]),
+    ):
+        rows = rows.append_column(name, values)
+    return _Cells(rows, check.bad, check.rejects)
+
+
+def _times(check: CellCheck, cell: dict[str, pa.Array], name: str, *, required: bool) -> pa.Array:
+    given = cell[name]
+    parsed = parse_local_times(given, get_settings().timezone)
+    empty = empty_cells(given)
+    if required:
+        check.refuse(empty, label(name), given, ("不能为空", "empty"))
+    check.refuse(
+        true_where(pc.is_null(parsed)) & ~empty,
+        label(name),
+        given,
+        ("时间格式不对，请写成 2022-03-14 08:30", "not a time; write it like 2022-03-14 08:30"),
+    )
+    latest = clock.now() + timedelta(minutes=CLOCK_SKEW_MINUTES)
+    future = pc.greater(parsed, pa.scalar(latest, pa.timestamp("us", "UTC")))
+    check.refuse(
+        true_where(future), label(name), given, ("时间在将来", "the time is in the future")
+    )
+    return parsed
+
+
+def _regions(session: Session, actor: Actor, check: CellCheck, given: pa.Array) -> pa.Array:
+    """Each row's community for a new person: the cell (an existing
+    community inside the jurisdiction), else the uploader's jurisdiction
+    when it is a community, else ''."""
+    stmt = select(Region.code).where(
+        Region.level == "village", Region.code.startswith(actor.jurisdiction, autoescape=True)
+    )
+    ours = pa.array(session.scalars(stmt).all(), pa.string())
+    empty = empty_cells(given)
+    outside = ~empty & ~true_where(pc.is_in(given, value_set=ours))
+    check.refuse(
+        outside,
+        label("region_code"),
+        given,
+        (
+            f"不是您辖区（{actor.jurisdiction or '全国'}）内的村（社区）代码",
+            f"not a community code inside your jurisdiction ({actor.jurisdiction or 'all'})",
+        ),
+    )
+    default = actor.jurisdiction if actor.jurisdiction in set(ours.to_pylist()) else ""
+    return pc.if_else(pa.array(empty), default, given)
+
+
+# --- pending records --------------------------------------------------------------------
+
+
+def _report_fingerprints(rows: pa.Table, channel: str) -> pa.Array:
+    """:func:`~fangkong.tracing.rules.report_fingerprint` of every row: the
+    same key text, built over whole columns, hashed once per distinct report
+    (a test holds the two equal through ``note_risk_person``)."""
+    seconds = pc.cast(rows.column("reported_at"), pa.timestamp("s", "UTC"), safe=False)
+    written = pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%S+00:00")  # isoformat, in UTC
+    keys = pc.binary_join_element_wise(
+        channel, rows.column("source"), rows.column("category"), written, "\x1f"
+    )
+    encoded = pc.dictionary_encode(keys).combine_chunks()
+    prints = [hashlib.sha256(k.encode()).hexdigest() for k in encoded.dictionary.to_pylist()]
+    return pa.array(prints, pa.string()).take(encoded.indices)
+
+
+def pending_fingerprint(report: str, record: dict[str, str]) -> str:
+    """One pending record: its report and the person as the file gives them."""
+    parts = [report, *(record[k] for k in ("id_number", "phone", "name", "region_code", "address"))]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _keep_pending(
+    conn: Connection,
+    rows: pa.Table,
+    matched: Matched,
+    actor: Actor,
+    channel: str,
+    batch_id: int,
+    now: datetime,
+    result: RiskImportResult,
+) -> None:
+    """Store each pending record once (a record already pending is unchanged)."""
+    at = np.flatnonzero(matched.pending != "")
+    if not len(at):
+        return
+    pending = rows.take(pa.array(at))
+    reports = _report_fingerprints(pending, channel).to_pylist()
+    zone = get_settings().zone
+    records, prints = [], []
+    for row, report in zip(pending.to_pylist(), reports, strict=True):
+        exposure = row["last_exposure_at"]
+        record = {
+            "id_number": row["id_number"],
+            "phone": row["phone"],
+            "name": row["name"],
+            "address": row["address"],
+            "region_code": row["region_code"],
+            "category": row["category"],
+            "reported_at": row["reported_at"].astimezone(zone).isoformat(),
+            "last_exposure_at": exposure.astimezone(zone).isoformat() if exposure else "",
+            "row": str(row["row"]),
+        }
+        records.append(record)
+        prints.append(pending_fingerprint(report, record))
+    known = _known(conn, "pending_match", pa.table({"fingerprint": prints}))
+    first = {p: i for i, p in reversed(list(enumerate(prints)))}
+    keep = [i for i, p in enumerate(prints) if p not in known and first[p] == i]
+    result.pending = len(keep)
+    result.unchanged += len(prints) - len(keep)
+    if not keep:
+        return
+    table = pa.table(
+        {
+            "region_code": [records[i]["region_code"] or actor.jurisdiction for i in keep],
+            "source": [pending.column("source")[i].as_py() for i in keep],
+            "record": [json.dumps(records[i], ensure_ascii=False) for i in keep],
+            "candidate_ids": [
+                json.dumps(list(matched.candidates.get(int(at[i]), ()))) for i in keep
+            ],
+            "reason": [matched.pending[at[i]] for i in keep],
+            "fingerprint": [prints[i] for i in keep],
+        }
+    )
+    copy_in(
+        conn,
+        "pending_match",
+        table,
+        {"channel": channel, "status": "open", "import_batch_id": batch_id, "received_at": now},
+    )
+
+
+def _known(conn: Connection, table: str, keys: pa.Table) -> set[str]:
+    """Which fingerprints ``table`` holds already."""
+    with staged(conn, "stage_known", f"fingerprint {key_text(conn)}", keys):
+        found = copy_out(
+            conn,
+            "SELECT s.fingerprint FROM stage_known s "
+            f"JOIN {table} t ON t.fingerprint = s.fingerprint",
+            pa.schema([("fingerprint", pa.string())]),
+        )
+    return set(found.column("fingerprint").to_pylist())
+
+
+# --- risk persons and their sources ---------------------------------------------------
+
+CATEGORY_OF_RANK = np.array(sorted(CATEGORY_RANK, key=CATEGORY_RANK.__getitem__), dtype=object)
+RISK_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("person_id", pa.int64()),
+        ("region_code", pa.string()),
+        ("category", pa.string()),
+        ("measure", pa.string()),
+        ("status", pa.string()),
+        ("identified_at", pa.timestamp("us", "UTC")),
+        ("deadline_at", pa.timestamp("us", "UTC")),
+        ("last_exposure_at", pa.timestamp("us", "UTC")),
+        ("controlled_at", pa.timestamp("us", "UTC")),
+        ("released_at", pa.timestamp("us", "UTC")),
+        ("release_reason", pa.string()),
+    ]
+)
+CHANGED = (
+    "category",
+    "measure",
+    "status",
+    "identified_at",
+    "deadline_at",
+    "last_exposure_at",
+    "controlled_at",
+    "released_at",
+    "release_reason",
+)
+TIMES = ("identified_at", "deadline_at", "last_exposure_at", "controlled_at", "released_at")
+
+
+def _np_bool(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def micros(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """UTC timestamps as microseconds, ``NO_TIME`` for null."""
+    as_int = pc.fill_null(pc.cast(values, pa.int64()), NO_TIME)
+    return np.asarray(as_int.to_numpy(zero_copy_only=False), np.int64)
+
+
+def timestamps(values: np.ndarray) -> pa.Array:
+    return pa.array(values, pa.timestamp("us", "UTC"), mask=values == NO_TIME)
+
+
+def _hours(hours: float) -> int:
+    return int(timedelta(hours=hours) / timedelta(microseconds=1))
+
+
+@dataclass
+class RiskPlan:
+    """Each person's risk row after the file (a "group" is a person), and
+    which group each record (in file order) belongs to. ``old`` holds the
+    existing row's values per group (``exists`` false: none)."""
+
+    record_group: np.ndarray
+    person: np.ndarray
+    exists: np.ndarray
+    changed: np.ndarray
+    new: dict[str, np.ndarray]  # CHANGED columns and id, region_code, as after the file
+    old: dict[str, np.ndarray]
+
+
+def plan_risks(
+    person: np.ndarray,
+    rank: np.ndarray,
+    reported: np.ndarray,
+    exposure: np.ndarray,
+    existing: pa.Table,
+    now: datetime,
+    policy: Policy,
+) -> RiskPlan:
+    """What :func:`~fangkong.tracing.risk.note_risk_person` leaves after
+    each record in file order, for all records at once (pure). Within a
+    person the records are a sequence: a released person is reopened by the
+    first record reported after the release (that record's category starts
+    afresh); otherwise each record more serious than everything before it
+    (and than the existing category) raises the category and may bring the
+    deadline forward. So each person's records split into at most two
+    "segments" — before and from the reopening — and the category is a
+    running minimum of ranks within a segment."""
+    n = len(person)
+    order = np.argsort(person, kind="stable")
+    sorted_person = person[order]
+    starts = np.r_[True, sorted_person[1:] != sorted_person[:-1]] if n else np.zeros(0, bool)
+    group = np.cumsum(starts) - 1
+    group_person = sorted_person[starts]
+    size = len(group_person)
+    record_group = np.empty(n, np.int64)
+    record_group[order] = group
+    old = _old_rows(existing, group_person)
+    exists = old["id"] > 0
+    old_rank = np.array([CATEGORY_RANK.get(c, NONE_RANK) for c in old["category"]], np.int64)
+
+    r, at = rank[order].astype(np.int64), reported[order]
+    position = np.arange(n) - np.flatnonzero(starts)[group]
+    released = exists & (old["status"] == "released")
+    after = released[group] & (at > old["released_at"][group])
+    reopen_at = np.full(size, n, np.int64)
+    np.minimum.at(reopen_at, group[after], position[after])
+    reopened = reopen_at < n
+    phase = position >= reopen_at[group]
+    segment = 2 * group + phase
+    start_rank = np.where(phase, NONE_RANK, old_rank[group])
+    offset = (2 * size - 1 - segment) * (NONE_RANK + 1)
+    running = np.minimum(np.minimum.accumulate(offset + r) - offset, start_rank)
+    before = start_rank.copy()
+    if n:
+        same = segment[1:] == segment[:-1]
+        before[1:] = np.where(same, running[:-1], start_rank[1:])
+    breaking = r < before
+
+    hours = np.array([_hours(policy.deadline_hours_for(c)) for c in CATEGORY_OF_RANK], np.int64)
+    now_us = int((now - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(microseconds=1))
+    segment_deadline = np.full(2 * size, NEVER, np.int64)
+    segment_deadline[0::2] = np.where(exists, old["deadline_at"], NEVER)
+    np.minimum.at(segment_deadline, segment[breaking], now_us + hours[r[breaking]])
+    segment_rank = np.full(2 * size, NONE_RANK, np.int64)
+    segment_rank[0::2] = old_rank
+    np.minimum.at(segment_rank, segment, running)
+    raised = np.zeros(2 * size, bool)
+    raised[segment[breaking]] = True
+
+    final = 2 * np.arange(size) + reopened
+    fresh = ~exists | reopened
+    category = CATEGORY_OF_RANK[np.minimum(segment_rank[final], NONE_RANK - 1)]
+    measures = np.array([policy.measure_for(c) for c in category], dtype=object)
+    latest = old["last_exposure_at"].copy()
+    np.maximum.at(latest, group, exposure[order])
+    new = {
+        "id": old["id"].copy(),
+        "region_code": old["region_code"].copy(),
+        "category": category,
+        "measure": np.where(fresh | raised[final], measures, old["measure"]),
+        "status": np.where(fresh, "to_find", old["status"]),
+        "identified_at": np.where(fresh, now_us, old["identified_at"]),
+        "deadline_at": segment_deadline[final],
+        "last_exposure_at": latest,
+        "controlled_at": np.where(fresh, NO_TIME, old["controlled_at"]),
+        "released_at": np.where(fresh, NO_TIME, old["released_at"]),
+        "release_reason": np.where(fresh, "", old["release_reason"]),
+    }
+    changed = exists & np.any([new[c] != old[c] for c in CHANGED], axis=0)
+    return RiskPlan(record_group, group_person, exists, changed, new, old)
+
+
+def _old_rows(existing: pa.Table, persons: np.ndarray) -> dict[str, np.ndarray]:
+    """The existing risk row of each person, column by column (id 0: none)."""
+    at = pc.index_in(pa.array(persons, pa.int64()), value_set=existing.column("person_id"))
+    rows = existing.take(at)
+    old: dict[str, np.ndarray] = {"id": np.array(pc.fill_null(rows.column("id"), 0), np.int64)}
+    for name in RISK_SCHEMA.names[2:]:
+        column = rows.column(name)
+        if name in TIMES:
+            old[name] = micros(column)
+        else:
+            old[name] = np.asarray(pc.fill_null(column, "").to_numpy(zero_copy_only=False), object)
+    return old
+
+
+def _existing_risks(conn: Connection, persons: np.ndarray) -> pa.Table:
+    stage = pa.table({"person_id": pa.array(np.unique(persons), pa.int64())})
+    columns = ", ".join(f"r.{name}" for name in RISK_SCHEMA.names)
+    with staged(conn, "stage_risk_person", "person_id BIGINT", stage):
+        return copy_out(
+            conn,
+            f"SELECT {columns} FROM stage_risk_person s "
+            "JOIN risk_person r ON r.person_id = s.person_id",
+            RISK_SCHEMA,
+        )
+
+
+Changes = list[tuple[int, str, dict[str, list[object]]]]
+
+
+def _merge_risks(
+    conn: Connection,
+    rows: pa.Table,
+    matched: Matched,
+    channel: str,
+    batch_id: int,
+    now: datetime,
+    result: RiskImportResult,
+) -> Changes:
+    """Upsert the risk persons of the matched rows and add their new
+    sources; returns the changes of existing risk persons (for the audit)."""
+    at = np.flatnonzero(matched.person != 0)
+    reports = rows.take(pa.array(at))
+    person = matched.person[at]
+    plan = plan_risks(
+        person,
+        np.asarray(reports.column("rank").to_numpy()),
+        micros(reports.column("reported_at")),
+        micros(reports.column("last_exposure_at")),
+        _existing_risks(conn, person),
+        now,
+        get_policy(),
+    )
+    fresh = np.flatnonzero(~plan.exists)
+    result.new_risk_persons = len(fresh)
+    first_record = np.zeros(len(plan.person), np.int64)
+    first_record[plan.record_group[::-1]] = np.arange(len(person))[::-1]
+    regions = matched.region_code.take(pa.array(at)).to_numpy(zero_copy_only=False)
+    plan.new["region_code"][fresh] = regions[first_record[fresh]]
+    plan.new["id"][fresh] = np.asarray(reserve_ids(conn, "risk_person", len(fresh)), np.int64)
+    with ThreadPoolExecutor(1) as worker:  # hashing while the server inserts
+        prints = worker.submit(_report_fingerprints, reports, channel)
+        _insert_risks(conn, plan, fresh, now)
+        _update_risks(conn, plan, now)
+        _add_sources(conn, reports, prints.result(), plan, channel, batch_id, now, result)
+    return _changes(plan)
+
+
+def _insert_risks(conn: Connection, plan: RiskPlan, fresh: np.ndarray, now: datetime) -> None:
+    new = {name: values[fresh] for name, values in plan.new.items()}
+    table = pa.table(
+        {
+            "id": pa.array(new["id"], pa.int64()),
+            "person_id": pa.array(plan.person[fresh], pa.int64()),
+            "region_code": pa.array(new["region_code"], pa.string()),
+            "category": pa.array(new["category"], pa.string()),
+            "measure": pa.array(new["measure"], pa.string()),
+            "last_exposure_at": timestamps(new["last_exposure_at"]),
+            "deadline_at": timestamps(new["deadline_at"]),
+        }
+    )
+    constants = {"status": "to_find", "identified_at": now, "updated_at": now}
+    copy_in(conn, "risk_person", table, {**constants, "release_reason": ""})
+
+
+def _update_risks(conn: Connection, plan: RiskPlan, now: datetime) -> None:
+    """One ``UPDATE ... FROM`` of the existing risk persons the file changed."""
+    if not plan.changed.any():
+        return
+    columns = {"id": pa.array(plan.new["id"][plan.changed], pa.int64())}
+    for name in CHANGED:
+        values = plan.new[name][plan.changed]
+        columns[name] = timestamps(values) if name in TIMES else pa.array(values, pa.string())
+    time_type = "TIMESTAMPTZ" if is_postgres(conn) else "TIMESTAMP"
+    definitions = ", ".join(f"{name} {time_type if name in TIMES else 'TEXT'}" for name in CHANGED)
+    with staged(conn, "stage_risk_changed", f"id BIGINT, {definitions}", pa.table(columns)):
+        sets = ", ".join(f"{name} = c.{name}" for name in CHANGED)
+        conn.execute(
+            text(
+                f"UPDATE risk_person SET {sets}, updated_at = :now "
+                "FROM stage_risk_changed c WHERE risk_person.id = c.id"
+            ),
+            {"now": now if is_postgres(conn) else now.replace(tzinfo=None).isoformat(sep=" ")},
+        )
+
+
+def _add_sources(
+    conn: Connection,
+    reports: pa.Table,
+    prints: pa.Array,
+    plan: RiskPlan,
+    channel: str,
+    batch_id: int,
+    now: datetime,
+    result: RiskImportResult,
+) -> None:
+    """A source per report not yet known for its risk person (from before,
+    or from an earlier row of the file); the others are unchanged.
+    ``prints``: the reports' fingerprints."""
+    risk = plan.new["id"][plan.record_group]
+    keys = pc.binary_join_element_wise(pc.cast(pa.array(risk), pa.string()), prints, "\x1f")
+    codes = np.asarray(pc.dictionary_encode(keys).indices)
+    first = np.zeros(len(codes), bool)
+    first[np.unique(codes, return_index=True)[1]] = True
+    old = plan.exists[plan.record_group]
+    if old.any():
+        known = _known_sources(conn, pa.array(risk[old], pa.int64()), prints.filter(pa.array(old)))
+        seen = _np_bool(pc.is_in(keys.filter(pa.array(old)), value_set=known))
+        first[np.flatnonzero(old)[seen]] = False
+    result.accepted = int(first.sum())
+    result.unchanged += len(first) - result.accepted
+    take = pa.array(np.flatnonzero(first))
+    sources = pa.table(
+        {
+            "risk_person_id": pa.array(risk, pa.int64()).take(take),
+            "region_code": pa.array(plan.new["region_code"][plan.record_group], pa.string()).take(
+                take
+            ),
+            "source": reports.column("source").take(take),
+            "category": reports.column("category").take(take),
+            "reported_at": reports.column("reported_at").take(take),
+            "fingerprint": prints.take(take),
+        }
+    )
+    constants = {"channel": channel, "import_batch_id": batch_id, "received_at": now}
+    copy_in(conn, "risk_source", sources, constants)
+
+
+def _known_sources(conn: Connection, risk: pa.Array, prints: pa.Array) -> pa.Array:
+    """The (risk person, fingerprint) keys among these that have a source already."""
+    stage = pa.table({"risk_person_id": risk, "fingerprint": prints})
+    with staged(
+        conn, "stage_source", f"risk_person_id BIGINT, fingerprint {key_text(conn)}", stage
+    ):
+        found = copy_out(
+            conn,
+            """SELECT s.risk_person_id, s.fingerprint FROM stage_source s JOIN risk_source r
+            ON r.risk_person_id = s.risk_person_id AND r.fingerprint = s.fingerprint""",
+            pa.schema([("risk_person_id", pa.int64()), ("fingerprint", pa.string())]),
+        )
+    return pc.binary_join_element_wise(
+        pc.cast(found.column("risk_person_id"), pa.string()), found.column("fingerprint"), "\x1f"
+    ).combine_chunks()
+
+
+def _changes(plan: RiskPlan) -> Changes:
+    """Field -> [before, after] of each existing risk person the file changed."""
+    rows = np.flatnonzero(plan.changed)
+    before = {name: plan.old[name][rows].tolist() for name in CHANGED}
+    after = {name: plan.new[name][rows].tolist() for name in CHANGED}
+    changes: Changes = []
+    for k, (risk_id, region) in enumerate(
+        zip(plan.new["id"][rows].tolist(), plan.new["region_code"][rows].tolist(), strict=True)
+    ):
+        diff: dict[str, list[object]] = {}
+        for name in CHANGED:
+            old, new = before[name][k], after[name][k]
+            if old != new:
+                diff[name] = [_iso(old), _iso(new)] if name in TIMES else [old, new]
+        changes.append((int(risk_id), str(region), diff))
+    return changes
+
+
+def _iso(value: int) -> str | None:
+    if value == NO_TIME:
+        return None
+    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=value)).isoformat()
+
+
+def _audit_changes(
+    conn: Connection, actor: Actor, batch_id: int, now: datetime, changes: Changes
+) -> None:
+    """One audit event per existing risk person the file changed (COPY)."""
+    if not changes:
+        return
+    events = pa.table(
+        {
+            "object_id": [str(risk_id) for risk_id, _, _ in changes],
+            "region_code": [region for _, region, _ in changes],
+            "changes": [
+                json.dumps({**diff, "import_batch": batch_id}, ensure_ascii=False)
+                for _, _, diff in changes
+            ],
+        }
+    )
+    constants: dict[str, object] = {
+        "at": now,
+        "actor_label": actor.username,
+        "action": "risk_person.update",
+        "object_type": "risk_person",
+    }
+    if actor.user_id is not None:
+        constants["actor_id"] = actor.user_id
+    copy_in(conn, "audit_event", events, constants)
