@@ -45,6 +45,7 @@ def demo_users(county: str) -> list[tuple[str, str, str, str]]:
 
 def build_demo(*, region: str, persons: int, seed: int, echo: Callable[[str], None]) -> None:
     from fangkong.sim.population import generate_population, write_population
+    from fangkong.sim.tracing_demo import build_demo_tracing
 
     url = get_settings().effective_database_url
     echo("upgrading the database schema ...")
@@ -80,6 +81,7 @@ def build_demo(*, region: str, persons: int, seed: int, echo: Callable[[str], No
         echo(result.summary)
         session.commit()  # end the read begun before the import's own connection wrote
         build_demo_round(session, region=region, seed=seed, echo=echo)
+        build_demo_tracing(session, region=region, seed=seed, folder=DEMO_DIR, echo=echo)
 
 
 def build_demo_round(

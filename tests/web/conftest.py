@@ -44,6 +44,8 @@ USERS = {
     "other": ("commander", GUANGYANG),
     "sampler": ("sampler", ANCI),
     "lab": ("lab", "1310"),
+    "epi": ("epidemiologist", ANCI),
+    "other_epi": ("epidemiologist", GUANGYANG),
 }
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 

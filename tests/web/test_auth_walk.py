@@ -28,6 +28,8 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
     {
         ("/login", "GET"),
         ("/login", "POST"),
+        ("/report", "GET"),  # the public self-report form (tracing/self_report.py)
+        ("/report", "POST"),
         ("/health", "GET"),
         ("/lang/{code}", "GET"),  # sets only the interface language of the session
     }
@@ -171,6 +173,9 @@ def test_public_routes_give_no_data(site: Site) -> None:
     login = client.get("/login")
     assert login.status_code == 200
     assert "王安次" not in login.text
+    report = client.get("/report")  # public by design: it lists only published risk places
+    assert report.status_code == 200
+    assert "王安次" not in report.text
     assert client.get("/lang/en").status_code == 303
     for url in static_files(site.app):
         assert client.get(url).status_code == 200, url

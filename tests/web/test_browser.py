@@ -266,3 +266,70 @@ def test_a_sampler_closes_a_tube_and_a_positive_result_shows_its_follow_up_on_th
     expect(pool.get_by_text("待复核")).to_have_count(2)
     page.screenshot(path=str(tmp_path / "positives.png"), full_page=True)
     office.close()
+
+
+def test_an_epidemiologist_goes_from_a_positive_person_to_a_case_its_contacts_and_cluster(
+    browser: Browser, server: str, site: Site, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from fangkong.access.service import SYSTEM
+    from fangkong.db import session_scope
+    from fangkong.people.models import Person
+    from fangkong.testing.results import record_lab_result
+    from fangkong.testing.rounds import AreaPolicy, create_round
+    from fangkong.testing.sampling import add_to_tube, close_tube, open_tube
+
+    with session_scope() as session:
+        round_id = create_round(session, SYSTEM, name="流调轮次", areas=[AreaPolicy(ANCI, 1)]).id
+        rows = session.execute(
+            select(Person.name, Person.id_number).where(Person.name.in_(["王安次", "王小次"]))
+        )
+        numbers = {str(name): str(number) for name, number in rows}
+        contact = session.scalars(select(Person.id_number).where(Person.name == "赵重复")).first()
+        open_tube(session, SYSTEM, round_id=round_id, barcode="EPI-0001", pool_size=1)
+        add_to_tube(session, SYSTEM, barcode="EPI-0001", id_number=numbers["王安次"])
+        close_tube(session, SYSTEM, barcode="EPI-0001")
+        record_lab_result(
+            session,
+            SYSTEM,
+            barcode="EPI-0001",
+            result="positive",
+            tested_at=datetime.now(UTC),
+            lab="市检测中心",
+            ct_orf1ab=24.0,
+            ct_n=26.0,
+        )
+
+    context = browser.new_context(base_url=server, locale="zh-CN")
+    page = context.new_page()
+    log_in(page, "epi")
+    page.goto(f"/rounds/{round_id}/positives")
+    row = page.get_by_test_id("positive-persons").get_by_role("row", name="王安次")
+    row.get_by_label("分类").select_option("confirmed")
+    row.get_by_role("button", name="立案").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("王安次")
+    expect(page.get_by_test_id("case-controlled")).to_have_text("社会面")
+
+    page.get_by_role("button", name="开始流调").click()
+    yesterday = datetime.now(UTC).astimezone().strftime("%Y-%m-%dT08:00")
+    for number, setting in ((numbers["王小次"], "household"), (contact, "work")):
+        form = page.locator("form[action$='/contacts']")
+        form.get_by_label("证件号码").fill(str(number))
+        form.get_by_label("接触方式").select_option(setting)
+        form.get_by_label("末次接触").fill(yesterday)
+        form.get_by_role("button", name="添加接触者").click()
+        expect(page.get_by_role("alert")).to_have_count(0)
+    contacts = page.get_by_test_id("contacts")
+    expect(contacts).to_contain_text("王小次")
+    expect(contacts).to_contain_text("赵重复")
+    expect(contacts.get_by_text("密切接触者")).to_have_count(2)
+
+    page.get_by_role("link", name="聚集性疫情").click()
+    expect(page.get_by_test_id("cluster-summary")).to_contain_text("病例数 1")
+    expect(page.get_by_test_id("cluster-graph").locator("canvas")).to_have_count(1)
+    expect(page.get_by_test_id("chain").locator("tbody tr")).to_have_count(2)
+    page.screenshot(path=str(tmp_path / "cluster.png"), full_page=True)
+    context.close()

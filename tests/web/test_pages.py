@@ -20,6 +20,18 @@ from fangkong.regions.catalog import Level
 from fangkong.regions.service import ZONE_LEVELS
 from fangkong.testing.models import RESULTS, TUBE_STATES
 from fangkong.testing.planner import DESIGN_ORDER
+from fangkong.tracing.models import (
+    CATEGORIES,
+    CHANNELS,
+    CLASSIFICATIONS,
+    CONTROL_BASES,
+    DETECTION_ROUTES,
+    MEASURES,
+    RISK_STATUSES,
+    SETTINGS,
+    SEVERITIES,
+)
+from fangkong.tracing.requests import OUTCOMES
 from fangkong.web.i18n import MESSAGES
 from fangkong.web.render import template_dirs
 from tests.factories import person_row, registry_csv
@@ -580,6 +592,18 @@ def test_every_translation_key_used_in_templates_is_in_the_catalogue() -> None:
         "testing.state.": list(TUBE_STATES),
         "testing.status.": ["open", "closed"],
         "testing.task.": ["open", "done", "overdue", "cancelled"],
+        "tracing.category.": list(CATEGORIES),
+        "tracing.channel.": list(CHANNELS),
+        "tracing.measure.": list(MEASURES),
+        "tracing.risk_status.": list(RISK_STATUSES),
+        "tracing.request_status.": ["sent", "accepted", "exported", "done"],
+        "tracing.outcome.": [*OUTCOMES, "awaiting"],
+        "tracing.report_status.": ["new", "accepted", "dismissed"],
+        "tracing.classification.": list(CLASSIFICATIONS),
+        "tracing.severity.": [s or "none" for s in SEVERITIES],
+        "tracing.route.": list(DETECTION_ROUTES),
+        "tracing.basis.": [b for b in CONTROL_BASES if b],
+        "tracing.setting.": list(SETTINGS),
     }
     assert {k for k in used if k.endswith(".")} <= set(built)
     for prefix, values in built.items():

@@ -61,6 +61,7 @@ class PositivePool:
 
 @dataclass(frozen=True)
 class PositivePersonView:
+    id: int  # the positive person (tracing makes a case of it)
     person_id: int
     name: str
     id_number: str
@@ -157,6 +158,7 @@ def positive_persons(session: Session, actor: Actor, round_id: int) -> list[Posi
     ).order_by(PositivePerson.found_at.desc())
     return [
         PositivePersonView(
+            found.id,
             person.id,
             person.name,
             person.id_number if unmasked else mask_identity(person.id_number),

@@ -209,6 +209,7 @@ def positives_page(
         "round": get_round(session, actor, round_id),
         "pools": positive_pools(session, actor, round_id),
         "persons": positive_persons(session, actor, round_id),
+        "can_open_case": actor.can(Permission.TRACING_CASES),
     }
     return render(request, "testing/positives.html", context)
 

@@ -37,6 +37,9 @@ from fangkong.regions import api as regions_api
 from fangkong.regions import views as regions_views
 from fangkong.testing import api as testing_api
 from fangkong.testing import views as testing_views
+from fangkong.tracing import api as tracing_api
+from fangkong.tracing import case_views as tracing_case_views
+from fangkong.tracing import views as tracing_views
 from fangkong.web import auth, pages
 from fangkong.web.csrf import CsrfFailed
 from fangkong.web.deps import CurrentActor, SessionDep
@@ -63,6 +66,9 @@ ROUTERS: list[APIRouter] = [
     access_api.router,
     testing_views.router,
     testing_api.router,
+    tracing_views.router,
+    tracing_case_views.router,
+    tracing_api.router,
 ]
 
 # Scripts only from this site; inline styles are allowed (ECharts, htmx indicators).

@@ -1,0 +1,103 @@
+"""The tracing pages over HTTP: a resident's self-report from the public
+form to the staff's triage and the risk-person list; a cross-region request
+sent from one county's page and accepted on the other's; each county sees
+only its own."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from fangkong import clock
+from fangkong.db import session_scope
+from fangkong.people.models import Person
+from tests.web.conftest import ANCI_COMMUNITY, GUANGYANG, Site, csrf_of, login
+
+
+def _report_form(**change: str) -> dict[str, str]:
+    form = {
+        "name": "钱七",
+        "phone": "13977778888",
+        "id_number": "",
+        "region_code": ANCI_COMMUNITY,
+        "place_id": "",
+        "note": "与确诊病例同乘 K1 路公交",
+        "exposed_on": (clock.today_local() - timedelta(days=1)).isoformat(),
+    }
+    form.update(change)
+    return form
+
+
+def test_a_self_report_goes_from_the_public_form_to_the_risk_person_list(
+    site: Site, client: TestClient
+) -> None:
+    page = client.get("/report")
+    assert page.status_code == 200
+    token = csrf_of(page.text)
+    sent = client.post("/report", data={**_report_form(), "csrf_token": token})
+    assert sent.status_code == 200
+    assert "已收到" in sent.text
+    again = client.post("/report", data={**_report_form(), "csrf_token": token})
+    assert "已报告过" in again.text
+    bad = client.post("/report", data={**_report_form(phone="123", note=""), "csrf_token": token})
+    assert bad.status_code == 422
+    assert "手机号不正确" in bad.text
+    assert "请选择去过的风险场所" in bad.text
+
+    client.cookies.clear()
+    token = login(client, "epi")
+    triage = client.get("/tracing/self-reports")
+    assert "钱七" in triage.text
+    report_id = triage.text.split('data-testid="self-report-')[1].split('"')[0]
+    accepted = client.post(
+        f"/tracing/self-reports/{report_id}",
+        data={"decision": "accept", "category": "general", "csrf_token": token},
+    )
+    assert accepted.status_code == 303
+    listed = client.get("/tracing/risk-persons?channel=self_report")
+    assert "钱七" in listed.text
+    assert "群众自报" in listed.text
+
+    client.cookies.clear()
+    login(client, "other_epi")
+    theirs = client.get("/api/tracing/risk-persons").json()
+    assert theirs["total"] == 0
+
+
+def test_a_request_sent_from_one_county_is_accepted_by_the_other(
+    site: Site, client: TestClient
+) -> None:
+    with session_scope() as session:
+        number = session.scalar(select(Person.id_number).where(Person.name == "李小阳"))
+    token = login(client, "epi")
+    sent = client.post(
+        "/tracing/requests",
+        data={
+            "to_region": GUANGYANG,
+            "subject": "病例的同事",
+            "hours": "12",
+            "persons": f"{number},,李小阳,close",
+            "csrf_token": token,
+        },
+    )
+    assert sent.status_code == 303, sent.text
+    location = sent.headers["location"]
+    assert client.post(f"{location}/accept", data={"csrf_token": token}).status_code == 404
+
+    client.cookies.clear()
+    token = login(client, "other_epi")
+    assert "病例的同事" in client.get("/tracing/requests").text
+    accepted = client.post(f"{location}/accept", data={"csrf_token": token})
+    assert accepted.status_code == 303
+    page = client.get(location)
+    assert "已接收" in page.text
+    risk = client.get("/api/tracing/risk-persons?channel=request").json()
+    assert [r["name"] for r in risk["rows"]] == ["李小阳"]
+
+    client.cookies.clear()
+    login(client, "epi")
+    progress = client.get(f"/api{location}").json()
+    assert progress["outcomes"] == {"": 1}
+    assert client.get("/api/tracing/risk-persons?channel=request").json()["total"] == 0
