@@ -301,6 +301,10 @@ def _keep_pending(
                 "phone": record.phone,
                 "name": record.name,
                 "category": item.category,
+                "reported_at": request.sent_at.isoformat(),
+                "last_exposure_at": (
+                    item.last_exposure_at.isoformat() if item.last_exposure_at else ""
+                ),
                 "request_item": str(item.id),
             },
             candidate_ids=candidates,
