@@ -101,3 +101,34 @@ def test_a_request_sent_from_one_county_is_accepted_by_the_other(
     progress = client.get(f"/api{location}").json()
     assert progress["outcomes"] == {"": 1}
     assert client.get("/api/tracing/risk-persons?channel=request").json()["total"] == 0
+
+
+def test_a_screening_list_uploaded_on_the_page_waits_for_a_person_when_uncertain(
+    site: Site, client: TestClient
+) -> None:
+    """Two registered persons share a phone: a phone-only row of a screening
+    list is kept as a pending match, which the epidemiologist resolves."""
+    token = login(client, "epi")
+    listed = (
+        "id_number,phone,name,category,source,reported_at\n"
+        f",13812345678,,close,社区排查 1 组,{clock.today_local().isoformat()} 08:00\n"
+    )
+    page = client.post(
+        "/tracing/risk-persons/import",
+        data={"channel": "screening", "csrf_token": token},
+        files={"file": ("list.csv", listed.encode(), "text/csv")},
+    )
+    assert page.status_code == 200, page.text
+    assert "pending 1" in page.text
+    pending = client.get("/tracing/pending")
+    assert pending.text.count("赵重复") == 2
+    pending_id = pending.text.split('data-testid="pending-')[1].split('"')[0]
+    with session_scope() as session:
+        chosen = session.scalars(select(Person.id).where(Person.name == "赵重复")).first()
+    resolved = client.post(
+        f"/tracing/pending/{pending_id}",
+        data={"decision": "resolve", "person_id": str(chosen), "csrf_token": token},
+    )
+    assert resolved.status_code == 303
+    risk = client.get("/api/tracing/risk-persons?channel=screening").json()
+    assert [r["person_id"] for r in risk["rows"]] == [chosen]

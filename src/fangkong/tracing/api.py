@@ -13,10 +13,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from fangkong.errors import InvalidInput
-from fangkong.tracing import control, requests
+from fangkong.tabular import write_rows
+from fangkong.tracing import control, requests, risk_import
 from fangkong.tracing.models import CrossRegionRequest
 from fangkong.web.deps import CurrentActor, SessionDep
-from fangkong.web.files import attachment, read_upload
+from fangkong.web.files import RejectOut, attachment, read_upload, rejects_out
 
 router = APIRouter(prefix="/api/tracing", tags=["tracing"])
 
@@ -272,3 +273,55 @@ def import_outcomes(
         session, actor, request_id, read_upload(file), file.filename or "outcomes.csv"
     )
     return OutcomesOut(**vars(result))
+
+
+# --- risk-person lists by file -------------------------------------------------------
+
+
+class ListImportOut(BaseModel):
+    batch_id: int
+    summary: str
+    accepted: int
+    unchanged: int
+    rejected: int
+    new_risk_persons: int
+    new_non_residents: int
+    pending: int
+    notices: list[str]
+    rejects: list[RejectOut]
+
+
+@router.post("/risk-persons/import", response_model=ListImportOut)
+def import_list(
+    session: SessionDep,
+    actor: CurrentActor,
+    file: Annotated[UploadFile, File()],
+    channel: Annotated[str, Query(description="screening, request, bigdata or self_report")],
+) -> ListImportOut:
+    """A list of risk persons from one channel (CSV or XLSX; see docs/tracing.md)."""
+    result = risk_import.import_risk_persons(
+        session, actor, read_upload(file), file.filename or "list.csv", channel=channel
+    )
+    return ListImportOut(
+        batch_id=result.batch_id,
+        summary=result.summary,
+        accepted=result.accepted,
+        unchanged=result.unchanged,
+        rejected=result.rejected,
+        new_risk_persons=result.new_risk_persons,
+        new_non_residents=result.new_non_residents,
+        pending=result.pending,
+        notices=result.notices,
+        rejects=rejects_out(result.rejects),
+    )
+
+
+@router.get(
+    "/imports/{batch_id}/rejects",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def list_rejects(session: SessionDep, actor: CurrentActor, batch_id: int) -> Response:
+    """The rejected rows of a risk-person list, with the reasons, to fix and send again."""
+    header, rows = risk_import.rejects_report_rows(session, actor, batch_id)
+    return attachment(write_rows(header, rows, "csv"), "csv", f"rejects-{batch_id}.csv")

@@ -96,6 +96,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tracing.accept_report": ("纳入风险人员", "Accept"),
     "tracing.dismiss": ("排除", "Dismiss"),
     "tracing.dismiss_reason": ("排除原因", "Why dismissed"),
+    "tracing.pending": ("待确认比对", "Pending matches"),
+    "tracing.upload_list": ("导入风险人员名单", "Upload a risk-person list"),
+    "tracing.upload_help": (
+        "CSV 或 XLSX，列：身份证号、手机号、姓名、类别、来源、报告时间"
+        "（身份证号与手机号至少填一项）",
+        "CSV or XLSX with columns id_number, phone, name, category, source, reported_at "
+        "(an identity number or a phone in every row)",
+    ),
+    "tracing.pending_help": (
+        "这些记录无法自动确定是谁：请选择正确的人（或填写人员编号），或说明原因后排除",
+        "these records could not be matched by themselves: choose the right person "
+        "(or give a person id), or dismiss them with a reason",
+    ),
+    "tracing.record": ("记录", "Record"),
+    "tracing.why": ("原因", "Why"),
+    "tracing.candidates": ("候选人", "Candidates"),
+    "tracing.elsewhere": ("在其他辖区登记的人员", "a person registered in another jurisdiction"),
+    "tracing.person_id": ("人员编号", "Person id"),
+    "tracing.resolve": ("确认是此人", "This is the person"),
     "tracing.cases": ("病例", "Cases"),
     "tracing.case": ("病例", "Case"),
     "tracing.cluster": ("聚集性疫情", "Cluster"),

@@ -8,19 +8,20 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from fangkong import clock
 from fangkong.access.rules import Permission
 from fangkong.access.service import Actor
-from fangkong.errors import Conflict, FangkongError, InvalidInput
-from fangkong.tracing import control, requests, self_report
+from fangkong.errors import Conflict, FangkongError, InvalidInput, UnreadableFile
+from fangkong.tracing import control, pending, requests, risk_import, self_report
 from fangkong.tracing.messages import MESSAGES
 from fangkong.tracing.models import CATEGORIES, CHANNELS, MEASURES, RISK_STATUSES
 from fangkong.web import csrf
 from fangkong.web.deps import CurrentActor, SessionDep
+from fangkong.web.files import read_upload
 from fangkong.web.i18n import add_messages
 from fangkong.web.nav import NavItem, register
 from fangkong.web.render import render
@@ -89,6 +90,9 @@ def _risk_context(
         "channels": CHANNELS,
         "measures": MEASURES,
         "can_manage": actor.can(Permission.TRACING_MANAGE),
+        "can_import": actor.can(Permission.TRACING_IMPORT),
+        "import_channels": risk_import.IMPORT_CHANNELS,
+        "imported": None,
         "error": error,
         "changed": changed,
     }
@@ -388,3 +392,70 @@ def self_report_triage(
         context = _triage_context(session, actor, error=_error(error))
         return render(request, "tracing/self_reports.html", context, status_code=422)
     return RedirectResponse("/tracing/self-reports", status_code=303)
+
+
+# --- pending matches --------------------------------------------------------------------
+
+
+@router.get("/tracing/pending")
+def pending_page(request: Request, session: SessionDep, actor: CurrentActor) -> Response:
+    return render(request, "tracing/pending.html", _pending_context(session, actor))
+
+
+def _pending_context(session: Session, actor: Actor, error: str | None = None) -> dict[str, Any]:
+    return {
+        "title": "tracing.pending",
+        "pending": pending.list_pending_matches(session, actor),
+        "reasons": pending.REASON_LABELS,
+        "error": error,
+    }
+
+
+@router.post("/tracing/pending/{pending_id}")
+def pending_decide(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    pending_id: int,
+    decision: Annotated[str, Form(max_length=16)],
+    person_id: Annotated[str, Form(max_length=12)] = "",
+    other_person_id: Annotated[str, Form(max_length=12)] = "",
+    reason: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    try:
+        if decision == "resolve":
+            chosen = other_person_id.strip() or person_id
+            if not chosen.isdigit():
+                raise InvalidInput("person_id", "选择一人或填写人员编号 (choose a person)")
+            pending.resolve_pending_match(session, actor, pending_id, int(chosen))
+        elif decision == "dismiss":
+            pending.dismiss_pending_match(session, actor, pending_id, reason)
+        else:
+            raise InvalidInput("decision", "resolve or dismiss")
+    except (InvalidInput, Conflict) as error:
+        session.rollback()
+        context = _pending_context(session, actor, _error(error))
+        return render(request, "tracing/pending.html", context, status_code=422)
+    return RedirectResponse("/tracing/pending", status_code=303)
+
+
+@router.post("/tracing/risk-persons/import")
+def risk_list_upload(
+    request: Request,
+    session: SessionDep,
+    actor: CurrentActor,
+    file: Annotated[UploadFile, File()],
+    channel: Annotated[str, Form(max_length=16)],
+) -> Response:
+    """A community worker's screening list (or another channel's) as a file."""
+    try:
+        result = risk_import.import_risk_persons(
+            session, actor, read_upload(file), file.filename or "list.csv", channel=channel
+        )
+    except (InvalidInput, UnreadableFile) as error:
+        session.rollback()
+        context = _risk_context(session, actor, control.RiskFilter(), error=_error(error))
+        return render(request, "tracing/risk_persons.html", context, status_code=422)
+    context = _risk_context(session, actor, control.RiskFilter())
+    context["imported"] = result
+    return render(request, "tracing/risk_persons.html", context)
