@@ -24,19 +24,21 @@ from fangkong.errors import InvalidInput
 from fangkong.people.identity import MESSAGES, Problem
 from fangkong.people.models import Person
 from fangkong.people.service import update_person
-from fangkong.tracing.matching import (
+from fangkong.tracing.match_rules import (
     Candidate,
     Incoming,
-    IncomingPerson,
-    Match,
     Pairs,
     address_agrees,
     check_people,
     decide,
     decide_bulk,
+    text_keys,
+)
+from fangkong.tracing.matching import (
+    IncomingPerson,
+    Match,
     match_one,
     match_records,
-    text_keys,
 )
 from tests.factories import mobile, resident_id
 from tests.testing.conftest import A1, A2, ANCI, GY, Registry

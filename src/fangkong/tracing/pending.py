@@ -22,14 +22,12 @@ from fangkong.access.service import Actor, record_audit, require, scope
 from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.people.identity import mask_identity
 from fangkong.people.models import Person
+from fangkong.tracing.match_rules import PENDING_REASONS
 from fangkong.tracing.models import PendingMatch, RequestItem
 from fangkong.tracing.risk import note_risk_person
 
 REASON_LABELS = {
-    "phone_shared": ("同一手机号登记了多人，姓名无法区分", "several persons share the phone"),
-    "phone_name_differs": ("手机号对应的人姓名不同", "the phone's person has another name"),
-    "name_address_shared": ("同名同址有多人", "several persons share the name and address"),
-    "no_region": ("不知道所在村（社区），无法登记", "no community known to register the person"),
+    **PENDING_REASONS,
     "no_match": ("没有找到此人", "nobody found"),
 }
 

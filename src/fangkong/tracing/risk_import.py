@@ -66,7 +66,8 @@ from fangkong.imports import (
 from fangkong.policy import Policy, get_policy
 from fangkong.regions.models import Region
 from fangkong.tabular import StringTable, read_table
-from fangkong.tracing.matching import Matched, check_people, match_records
+from fangkong.tracing.match_rules import check_people
+from fangkong.tracing.matching import Matched, match_records
 from fangkong.tracing.rules import CATEGORY_RANK
 
 IMPORT_CHANNELS = ("screening", "request", "bigdata", "self_report")
