@@ -17,6 +17,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, inse
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from fangkong import clock
+from fangkong.access.service import Actor, record_audit
 from fangkong.db import Base, UtcDateTime, code_type
 from fangkong.errors import UnreadableFile
 from fangkong.tabular import StringTable
@@ -350,3 +351,45 @@ def close_batch(
     batch.accepted, batch.unchanged = accepted, unchanged
     batch.rejected = len({r.row_number for r in rejects})
     return batch.rejected
+
+
+def finish_import(
+    session: Session,
+    actor: Actor,
+    batch: ImportBatch,
+    table: StringTable,
+    result: ImportCounts,
+    action: str,
+    **details: object,
+) -> None:
+    """The end of a file import, in the caller's transaction: the rejected
+    rows and the counts saved with the batch (``result.rejected`` set), and
+    one audit event naming the file and every count."""
+    result.rejected = close_batch(
+        session,
+        batch,
+        accepted=result.accepted,
+        unchanged=result.unchanged,
+        rejects=result.rejects,
+        table=table,
+    )
+    counts = {
+        name.replace(" ", "_").replace("-", "_"): n for name, n in result.more_counts().items()
+    }
+    record_audit(
+        session,
+        actor,
+        action,
+        "import_batch",
+        batch.id,
+        actor.jurisdiction or None,
+        {
+            **details,
+            "file": batch.filename,
+            "sha256": batch.sha256,
+            "accepted": result.accepted,
+            "unchanged": result.unchanged,
+            "rejected": result.rejected,
+            **counts,
+        },
+    )

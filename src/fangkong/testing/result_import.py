@@ -14,15 +14,15 @@ from sqlalchemy.orm import Session
 
 from fangkong import clock
 from fangkong.access.rules import Permission
-from fangkong.access.service import Actor, record_audit, require
+from fangkong.access.service import Actor, require
 from fangkong.config import get_settings
 from fangkong.imports import (
     CellCheck,
     ImportCounts,
     Reject,
     broken_rejects,
-    close_batch,
     empty_cells,
+    finish_import,
     map_columns,
     open_batch,
     parse_local_times,
@@ -138,30 +138,6 @@ def import_results(
     result.rejects = sorted(
         broken_rejects(table) + rejects + outcome.rejects, key=lambda r: r.row_number
     )
-    result.rejected = close_batch(
-        session,
-        batch,
-        accepted=result.accepted,
-        unchanged=result.unchanged,
-        rejects=result.rejects,
-        table=table,
-    )
-    record_audit(
-        session,
-        actor,
-        "results.import",
-        "import_batch",
-        batch.id,
-        actor.jurisdiction or None,
-        {
-            "file": filename,
-            "sha256": batch.sha256,
-            "accepted": result.accepted,
-            "unchanged": result.unchanged,
-            "rejected": result.rejected,
-            "conflicts": result.conflicts,
-            "positive_tubes": result.positive_tubes,
-        },
-    )
+    finish_import(session, actor, batch, table, result, "results.import")
     session.commit()
     return result

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from fangkong import clock
 from fangkong.access.rules import Permission
-from fangkong.access.service import Actor, record_audit, require
+from fangkong.access.service import Actor, require
 from fangkong.bulkio import (
     analyze_after_bulk,
     bulk_cache,
@@ -35,8 +35,8 @@ from fangkong.imports import (
     ImportCounts,
     Reject,
     broken_rejects,
-    close_batch,
     empty_cells,
+    finish_import,
     map_columns,
     open_batch,
     parse_local_times,
@@ -176,31 +176,7 @@ def import_samples(
     rejects = broken_rejects(table) + cells.rejects + _decision_rejects(table, cells, decisions)
     result.rejects = sorted(rejects, key=lambda r: r.row_number)
     result.unchanged = int((decisions.status == 1).sum())
-    result.rejected = close_batch(
-        session,
-        batch,
-        accepted=result.accepted,
-        unchanged=result.unchanged,
-        rejects=result.rejects,
-        table=table,
-    )
-    record_audit(
-        session,
-        actor,
-        "samples.import",
-        "import_batch",
-        batch.id,
-        actor.jurisdiction or None,
-        {
-            "round": round_id,
-            "file": filename,
-            "sha256": batch.sha256,
-            "accepted": result.accepted,
-            "unchanged": result.unchanged,
-            "rejected": result.rejected,
-            "tubes": result.tubes,
-        },
-    )
+    finish_import(session, actor, batch, table, result, "samples.import", round=round_id)
     session.commit()
     return result
 

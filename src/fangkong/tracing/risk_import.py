@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from fangkong import clock
 from fangkong.access.rules import Permission
-from fangkong.access.service import Actor, record_audit, require
+from fangkong.access.service import Actor, require
 from fangkong.bulkio import (
     analyze_after_bulk,
     bulk_cache,
@@ -55,8 +55,8 @@ from fangkong.imports import (
     ImportCounts,
     Reject,
     broken_rejects,
-    close_batch,
     empty_cells,
+    finish_import,
     map_columns,
     open_batch,
     parse_local_times,
@@ -171,36 +171,9 @@ def import_risk_persons(
         _audit_changes(conn, actor, batch.id, now, changes)
         analyze_after_bulk(conn, ("risk_person", "risk_source"), result.accepted)
     result.rejects = sorted(broken_rejects(table) + cells.rejects, key=lambda r: r.row_number)
-    result.rejected = close_batch(
-        session,
-        batch,
-        accepted=result.accepted,
-        unchanged=result.unchanged,
-        rejects=result.rejects,
-        table=table,
-    )
-    record_audit(
-        session,
-        actor,
-        "risk_persons.import",
-        "import_batch",
-        batch.id,
-        actor.jurisdiction or None,
-        {"file": filename, "sha256": batch.sha256, "channel": channel, **_counts(result)},
-    )
+    finish_import(session, actor, batch, table, result, "risk_persons.import", channel=channel)
     session.commit()
     return result
-
-
-def _counts(result: RiskImportResult) -> dict[str, int]:
-    return {
-        "accepted": result.accepted,
-        "unchanged": result.unchanged,
-        "rejected": result.rejected,
-        "new_risk_persons": result.new_risk_persons,
-        "new_non_residents": result.new_non_residents,
-        "pending": result.pending,
-    }
 
 
 def rejects_report_rows(
