@@ -28,24 +28,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class RiskRowOut(BaseModel):
-    id: int
-    person_id: int
-    name: str
-    id_number: str
-    phone: str
-    region_code: str
-    category: str
-    measure: str
-    status: str
-    deadline_at: datetime
-    overdue: bool
-    channels: list[str]
-
-
 class RiskPage(BaseModel):
     total: int
-    rows: list[RiskRowOut]
+    rows: list[control.RiskRow]
 
 
 @router.get("/risk-persons", response_model=RiskPage)
@@ -62,7 +47,7 @@ def risk_persons(
 ) -> RiskPage:
     wanted = control.RiskFilter(region, category, status, channel, overdue)
     rows, total = control.list_risk_persons(session, actor, wanted, offset=offset, limit=limit)
-    return RiskPage(total=total, rows=[RiskRowOut(**vars(row)) for row in rows])
+    return RiskPage(total=total, rows=rows)
 
 
 @router.get("/overdue-by-community", response_model=dict[str, int])
@@ -187,20 +172,9 @@ def list_requests(
     return [_request_out(r) for r in requests.list_requests(session, actor, direction)]
 
 
-class ItemOut(BaseModel):
-    id: int
-    id_number: str
-    phone: str
-    name: str
-    category: str
-    outcome: str
-    outcome_at: datetime | None
-    note: str
-
-
 class ProgressOut(BaseModel):
     request: RequestOut
-    items: list[ItemOut]
+    items: list[requests.ItemView]
     outcomes: dict[str, int]
     overdue: bool
 
@@ -210,7 +184,7 @@ def request_progress(request_id: int, session: SessionDep, actor: CurrentActor) 
     progress = requests.request_progress(session, actor, request_id)
     return ProgressOut(
         request=_request_out(progress.request),
-        items=[ItemOut(**vars(item)) for item in progress.items],
+        items=progress.items,
         outcomes=progress.outcomes,
         overdue=progress.overdue,
     )
@@ -231,21 +205,12 @@ class OutcomeIn(Strict):
     note: str = Field("", max_length=300)
 
 
-@router.post("/request-items/{item_id}/outcome", response_model=ItemOut)
+@router.post("/request-items/{item_id}/outcome", response_model=requests.ItemView)
 def report_outcome(
     item_id: int, body: OutcomeIn, session: SessionDep, actor: CurrentActor
-) -> ItemOut:
+) -> requests.ItemView:
     item = requests.report_outcome(session, actor, item_id, body.outcome, body.note)
-    return ItemOut(
-        id=item.id,
-        id_number=item.id_number,
-        phone=item.phone,
-        name=item.name,
-        category=item.category,
-        outcome=item.outcome,
-        outcome_at=item.outcome_at,
-        note=item.note,
-    )
+    return requests.item_view(item)
 
 
 @router.get("/requests/{request_id}/export")

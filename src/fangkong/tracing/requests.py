@@ -182,6 +182,19 @@ class ItemView:
     note: str
 
 
+def item_view(item: RequestItem) -> ItemView:
+    return ItemView(
+        item.id,
+        item.id_number,
+        item.phone,
+        item.name,
+        item.category,
+        item.outcome,
+        item.outcome_at,
+        item.note,
+    )
+
+
 @dataclass(frozen=True)
 class RequestProgress:
     request: CrossRegionRequest
