@@ -195,3 +195,43 @@ def test_handing_risk_persons_to_another_region_marks_them_outside(
             subject="again",
             deadline_at=clock.now() + timedelta(hours=12),
         )
+
+
+def test_a_handed_over_person_is_answered_for_by_the_receiver_without_touching_the_senders_record(
+    session: Session, registry: Registry, epidemiologist: Actor, other_epidemiologist: Actor
+) -> None:
+    risk = note_risk_person(
+        session,
+        person_id=registry.a1[1].id,
+        region_code=registry.a1[1].region_code,
+        category="close",
+        channel="investigation",
+        source="case 2",
+        reported_at=clock.now(),
+    ).risk_person
+    session.commit()
+    request = send_request_for_risk_persons(
+        session,
+        epidemiologist,
+        [risk.id],
+        to_region=GUANGYANG,
+        subject="在广阳区的密接",
+        deadline_at=clock.now() + timedelta(hours=12),
+    )
+    export_request(session, epidemiologist, request.id, "csv")  # a copy for the file: no state
+    accept_request(session, other_epidemiologist, request.id)
+    assert list_risk_persons(session, other_epidemiologist, RiskFilter())[1] == 0
+    [item] = request_progress(session, other_epidemiologist, request.id).items
+    report_outcome(session, other_epidemiologist, item.id, "controlled", "已送集中隔离点")
+    assert request_progress(session, epidemiologist, request.id).request.status == "done"
+    assert session.get(RiskPerson, risk.id).status == "outside_region"  # type: ignore[union-attr]
+    with pytest.raises(Conflict, match="outside the system"):
+        import_outcomes(session, epidemiologist, request.id, b"outcome\ncontrolled\n", "x.csv")
+
+
+def test_an_export_in_an_unknown_format_is_refused(
+    session: Session, registry: Registry, epidemiologist: Actor
+) -> None:
+    request_id = ask_guangyang(session, epidemiologist, registry)
+    with pytest.raises(InvalidInput, match="fmt"):
+        export_request(session, epidemiologist, request_id, "pdf")

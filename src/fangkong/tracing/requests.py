@@ -22,11 +22,14 @@ from sqlalchemy.orm import Session
 from fangkong import clock
 from fangkong.access.rules import Permission, covers, is_valid_jurisdiction
 from fangkong.access.service import Actor, record_audit, require
+from fangkong.config import get_settings
 from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.imports import map_columns
-from fangkong.people.identity import IdType
+from fangkong.people.identity import IdType, mask_identity
 from fangkong.people.models import Person
-from fangkong.tabular import read_table, write_rows
+from fangkong.people.phones import mask_phone
+from fangkong.regions.models import Region
+from fangkong.tabular import EXPORT_FORMATS, read_table, write_rows
 from fangkong.tracing.matching import IncomingPerson, match_one
 from fangkong.tracing.models import (
     CATEGORIES,
@@ -70,6 +73,13 @@ def _check_persons(persons: list[RequestPerson]) -> None:
             raise InvalidInput(f"persons[{n}]", "an identity number or a phone is needed")
         if person.category not in CATEGORIES:
             raise InvalidInput(f"persons[{n}].category", f"unknown category {person.category!r}")
+        for field, value, limit in (
+            ("id_number", person.id_number, 32),
+            ("phone", person.phone, 20),
+            ("name", person.name, 100),
+        ):
+            if len(value.strip()) > limit:
+                raise InvalidInput(f"persons[{n}].{field}", f"longer than {limit} characters")
 
 
 def send_request(
@@ -182,11 +192,14 @@ class ItemView:
     note: str
 
 
-def item_view(item: RequestItem) -> ItemView:
+def item_view(item: RequestItem, *, unmasked: bool) -> ItemView:
+    """An item as shown: identity number and phone masked unless the role
+    may read personal data (the receiver needs them whole to find the
+    person)."""
     return ItemView(
         item.id,
-        item.id_number,
-        item.phone,
+        item.id_number if unmasked or not item.id_number else mask_identity(item.id_number),
+        item.phone if unmasked or not item.phone else mask_phone(item.phone),
         item.name,
         item.category,
         item.outcome,
@@ -264,6 +277,9 @@ def accept_request(session: Session, actor: Actor, request_id: int) -> Accepted:
             continue
         person = session.get(Person, match.person_id)
         assert person is not None
+        if not covers(actor.jurisdiction, person.region_code):
+            matched += 1  # registered elsewhere (often the sender's own): found by item only
+            continue
         noted = note_risk_person(
             session,
             person_id=person.id,
@@ -337,14 +353,15 @@ def report_outcome(
     require(actor, Permission.TRACING_REQUESTS)
     if outcome not in OUTCOMES:
         raise InvalidInput("outcome", f"one of {', '.join(OUTCOMES)}")
-    item = session.get(RequestItem, item_id)
+    item = session.get(RequestItem, item_id, with_for_update=True)
     if item is None:
         raise NotFound("request item not found")
     request = _as_receiver(session, actor, item.request_id)
+    session.refresh(request, with_for_update=True)  # two answers at once: one sees the other
     if request.status not in ("accepted", "exported"):
         raise Conflict("accept the request before reporting outcomes")
     if outcome == "controlled":
-        _check_controlled(session, item)
+        _check_controlled(session, actor, item)
     now = clock.now()
     before = item.outcome
     item.outcome, item.outcome_at, item.note = outcome, now, note.strip()[:300]
@@ -369,9 +386,14 @@ def report_outcome(
     return item
 
 
-def _check_controlled(session: Session, item: RequestItem) -> None:
+def _check_controlled(session: Session, actor: Actor, item: RequestItem) -> None:
+    """A person registered in the receiver's jurisdiction must be under the
+    measure in the receiver's own list first; for one registered elsewhere
+    (the sender's own, handed over) the receiver's word is the record."""
     risk = session.get(RiskPerson, item.risk_person_id) if item.risk_person_id else None
-    if risk is None or risk.controlled_at is None:
+    if risk is None or not covers(actor.jurisdiction, risk.region_code):
+        return
+    if risk.controlled_at is None:
         raise Conflict(
             "此人尚未在本辖区管控，请先在风险人员名单中标记为已管控"
             " (put the person under the measure in your risk-person list first)"
@@ -382,30 +404,41 @@ def export_request(session: Session, actor: Actor, request_id: int, fmt: str) ->
     """The request as a file for a place outside the system (the sender's
     copy: the persons it named, and outcomes reported so far)."""
     require(actor, Permission.TRACING_REQUESTS)
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInput("fmt", f"one of {', '.join(EXPORT_FORMATS)}")
     request = _as_sender(session, actor, request_id)
     items = session.scalars(
         select(RequestItem).where(RequestItem.request_id == request.id).order_by(RequestItem.id)
     )
+    zone = get_settings().zone
     rows = [
         [
             i.id_number,
             i.phone,
             i.name,
             i.category,
-            i.last_exposure_at.isoformat() if i.last_exposure_at else "",
+            i.last_exposure_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            if i.last_exposure_at
+            else "",
             i.outcome,
             i.note,
         ]
         for i in items
     ]
     data = write_rows(EXPORT_HEADER, rows, fmt)
-    if request.status == "sent":
-        request.status = "exported"
+    if request.status == "sent" and not _in_system(session, request.to_region):
+        request.status = "exported"  # the receiver answers by file, through the sender
     record_audit(
         session, actor, "request.export", "cross_region_request", request.id, request.from_region
     )
     session.commit()
     return data
+
+
+def _in_system(session: Session, region: str) -> bool:
+    """Whether the jurisdiction asked is one this system serves (its regions
+    are loaded); a request elsewhere travels as a file."""
+    return session.scalar(select(Region.code).where(Region.prefix == region)) is not None
 
 
 OUTCOME_WORDS = {
@@ -437,8 +470,13 @@ def import_outcomes(
     reported back with the reason; the others are saved."""
     require(actor, Permission.TRACING_REQUESTS)
     request = _as_sender(session, actor, request_id)
-    if request.status not in ("exported", "done"):
-        raise Conflict("only an exported request takes outcomes from a file")
+    if request.status != "exported" and not (
+        request.status == "done" and request.accepted_at is None
+    ):
+        raise Conflict(
+            "只有发往系统外、以文件往来的协查函才能导入结果 "
+            "(only a request to a place outside the system takes outcomes from a file)"
+        )
     table = read_table(data, filename)
     columns = map_columns(table.headers, OUTCOME_COLUMNS, ("outcome",))
     items = list(session.scalars(select(RequestItem).where(RequestItem.request_id == request.id)))
@@ -465,6 +503,15 @@ def import_outcomes(
         elif item.outcome == outcome:
             unchanged += 1
         else:
+            record_audit(
+                session,
+                actor,
+                "request.outcome",
+                "request_item",
+                item.id,
+                request.from_region,
+                {"outcome": [item.outcome, outcome], "file": filename},
+            )
             item.outcome, item.outcome_at, item.note = outcome, now, cell(row, "note")[:300]
             updated += 1
     if all(i.outcome for i in items):
