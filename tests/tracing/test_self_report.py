@@ -171,3 +171,33 @@ def test_only_published_recent_places_are_offered(
     assert [p.name for p in published_places(session)] == [MARKET]
     frozen.advance(days=15)
     assert published_places(session) == []
+
+
+def test_a_reporter_the_matcher_cannot_decide_waits_as_a_pending_match(
+    session: Session,
+    market: Place,
+    registry: Registry,
+    epidemiologist: Actor,
+    county_commander: Actor,
+) -> None:
+    from fangkong.people.service import update_person
+    from fangkong.tracing.pending import list_pending_matches
+
+    for person in registry.a1[:2]:  # one phone, two registered persons
+        update_person(session, county_commander, person.id, phone="13955556666")
+    kept = submit_self_report(
+        session, report(market, name="陌生人", phone="13955556666"), "10.0.0.1"
+    )
+    assert accept_self_report(session, epidemiologist, kept.report_id, "close") is None
+    stored = session.get(SelfReport, kept.report_id)
+    assert stored is not None
+    assert stored.status == "accepted"
+    [waiting] = list_pending_matches(session, epidemiologist)
+    assert (waiting.channel, waiting.record["category"]) == ("self_report", "close")
+    assert {c.person_id for c in waiting.candidates} == {p.id for p in registry.a1[:2]}
+
+
+def test_control_characters_are_refused(session: Session, market: Place) -> None:
+    with pytest.raises(ReportRefused) as refused:
+        submit_self_report(session, report(market, name="赵\x00六"), "10.0.0.1")
+    assert list(refused.value.problems) == ["name"]

@@ -12,7 +12,6 @@ from fastapi import APIRouter, File, Query, UploadFile
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from fangkong.access.rules import Permission
 from fangkong.errors import InvalidInput
 from fangkong.tabular import write_rows
 from fangkong.tracing import control, requests, risk_import
@@ -211,7 +210,7 @@ def report_outcome(
     item_id: int, body: OutcomeIn, session: SessionDep, actor: CurrentActor
 ) -> requests.ItemView:
     item = requests.report_outcome(session, actor, item_id, body.outcome, body.note)
-    return requests.item_view(item, unmasked=actor.can(Permission.REGISTRY_READ_PERSONAL))
+    return requests.item_view(item)
 
 
 @router.get("/requests/{request_id}/export")

@@ -111,7 +111,8 @@ def list_risk_persons(
     limit: int = 100,
 ) -> tuple[list[RiskRow], int]:
     """One page of the filtered list, latest deadline last, and the total.
-    Identity numbers and phones are masked unless the role may see them."""
+    Identity numbers and phones are masked, as in every list (DESIGN.md):
+    a person's page shows them whole to the roles that need them."""
     require(actor, Permission.TRACING_READ)
     if not 0 < limit <= MAX_PAGE:
         raise InvalidInput("limit", f"between 1 and {MAX_PAGE}")
@@ -127,14 +128,13 @@ def list_risk_persons(
         .limit(limit)
     ).all()
     channels = _channels_of(session, [risk.id for risk, _ in rows])
-    unmasked = actor.can(Permission.REGISTRY_READ_PERSONAL)
     return [
         RiskRow(
             id=risk.id,
             person_id=person.id,
             name=person.name,
-            id_number=person.id_number if unmasked else mask_identity(person.id_number),
-            phone=(person.phone or "") if unmasked else mask_phone(person.phone or ""),
+            id_number=mask_identity(person.id_number),
+            phone=mask_phone(person.phone) if person.phone else "",
             region_code=risk.region_code,
             category=risk.category,
             measure=risk.measure,

@@ -192,14 +192,14 @@ class ItemView:
     note: str
 
 
-def item_view(item: RequestItem, *, unmasked: bool) -> ItemView:
-    """An item as shown: identity number and phone masked unless the role
-    may read personal data (the receiver needs them whole to find the
-    person)."""
+def item_view(item: RequestItem) -> ItemView:
+    """An item as a list shows it: identity number and phone masked
+    (DESIGN.md); the persons found are whole on their own pages, and the
+    sender's export file carries what it sent."""
     return ItemView(
         item.id,
-        item.id_number if unmasked or not item.id_number else mask_identity(item.id_number),
-        item.phone if unmasked or not item.phone else mask_phone(item.phone),
+        mask_identity(item.id_number) if item.id_number else "",
+        mask_phone(item.phone) if item.phone else "",
         item.name,
         item.category,
         item.outcome,
@@ -234,12 +234,7 @@ def request_progress(session: Session, actor: Actor, request_id: int) -> Request
     awaiting = outcomes.get("", 0)
     return RequestProgress(
         request=request,
-        items=[
-            ItemView(
-                i.id, i.id_number, i.phone, i.name, i.category, i.outcome, i.outcome_at, i.note
-            )
-            for i in items
-        ],
+        items=[item_view(i) for i in items],
         outcomes=dict(outcomes),
         overdue=awaiting > 0 and clock.now() > request.deadline_at,
     )

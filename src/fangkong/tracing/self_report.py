@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fangkong import clock
@@ -30,8 +31,8 @@ from fangkong.people.identity import IdType, Problem, check_identity
 from fangkong.people.models import Person
 from fangkong.people.phones import check_phone
 from fangkong.regions.models import Region
-from fangkong.tracing.matching import IncomingPerson, match_one
-from fangkong.tracing.models import CATEGORIES, Place, SelfReport
+from fangkong.tracing.matching import IncomingPerson, Match, match_one
+from fangkong.tracing.models import CATEGORIES, PendingMatch, Place, SelfReport
 from fangkong.tracing.risk import note_risk_person
 
 # Against floods from one device or about one phone; a household sharing a
@@ -84,6 +85,11 @@ class _Checked:
 def _check(session: Session, report: SelfReportIn) -> _Checked:
     checked = _Checked()
     problems = checked.problems
+    for name in ("name", "phone", "id_number", "note"):
+        if any(ord(ch) < 32 and ch not in "\n\t" for ch in getattr(report, name)):
+            problems[name] = "含有不可见的控制字符 (contains control characters)"
+    if problems:
+        return checked
     name = report.name.strip()
     if not name:
         problems["name"] = "请填写姓名 (give your name)"
@@ -146,13 +152,13 @@ def submit_self_report(session: Session, report: SelfReportIn, client_address: s
     checked = _check(session, report)
     if checked.problems:
         raise ReportRefused(checked.problems)
+    now = clock.now()
+    key = client_key(client_address)
+    _check_rate(session, key, checked.phone, now)  # before the repeat check: no free probing
     fingerprint = _fingerprint(checked.phone, report)
     earlier = session.scalar(select(SelfReport.id).where(SelfReport.fingerprint == fingerprint))
     if earlier is not None:
         return Submitted(earlier, repeated=True)
-    now = clock.now()
-    key = client_key(client_address)
-    _check_rate(session, key, checked.phone, now)
     row = SelfReport(
         region_code=report.region_code,
         name=report.name.strip(),
@@ -166,7 +172,13 @@ def submit_self_report(session: Session, report: SelfReportIn, client_address: s
         fingerprint=fingerprint,
         status="new",
     )
-    session.add(row)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # the same report sent twice at the same moment
+        earlier = session.scalar(select(SelfReport.id).where(SelfReport.fingerprint == fingerprint))
+        assert earlier is not None
+        return Submitted(earlier, repeated=True)
     session.commit()
     return Submitted(row.id, repeated=False)
 
@@ -213,7 +225,7 @@ def list_self_reports(session: Session, actor: Actor, status: str = "new") -> li
 
 
 def _load(session: Session, actor: Actor, report_id: int) -> SelfReport:
-    report = session.get(SelfReport, report_id)
+    report = session.get(SelfReport, report_id, with_for_update=True)
     if report is None or not report.region_code.startswith(actor.jurisdiction):
         raise NotFound("self-report not found")
     if report.status != "new":
@@ -239,15 +251,15 @@ def accept_self_report(
         region_code=report.region_code,
     )
     match = match_one(session, report.region_code, record)
-    if match.person_id is None:
-        raise Conflict(
-            "无法确定此人（同一手机号对应多人）：请先在待确认比对中处理 "
-            f"(the reporter could not be decided: {match.pending_reason})"
-        )
-    person = session.get(Person, match.person_id)
-    assert person is not None
     place = session.get(Place, report.place_id) if report.place_id else None
     exposed_until = datetime.combine(report.exposed_on, time(23, 59), get_settings().zone)
+    last_exposure = min(place.left_at, exposed_until) if place else exposed_until
+    if match.person_id is None:
+        _keep_pending(session, report, category, last_exposure, match)
+        _triaged(session, actor, report, "self_report.accept_pending", {"category": category})
+        return None
+    person = session.get(Person, match.person_id)
+    assert person is not None
     noted = note_risk_person(
         session,
         person_id=person.id,
@@ -256,21 +268,51 @@ def accept_self_report(
         channel="self_report",
         source=f"自报 #{report.id}" + (f" {place.name}" if place else ""),
         reported_at=report.submitted_at,
-        last_exposure_at=min(place.left_at, exposed_until) if place else exposed_until,
+        last_exposure_at=last_exposure,
     )
-    report.status, report.triaged_at, report.triaged_by = "accepted", clock.now(), actor.user_id
     report.risk_person_id = noted.risk_person.id
-    record_audit(
+    _triaged(
         session,
         actor,
+        report,
         "self_report.accept",
-        "self_report",
-        report.id,
-        report.region_code,
         {"category": category, "risk_person": noted.risk_person.id},
     )
-    session.commit()
     return noted.risk_person.id
+
+
+def _keep_pending(
+    session: Session, report: SelfReport, category: str, last_exposure: datetime, match: Match
+) -> None:
+    """The reporter could not be decided (a phone shared by several
+    persons): the report waits as a pending match of its community."""
+    session.add(
+        PendingMatch(
+            region_code=report.region_code,
+            channel="self_report",
+            source=f"自报 #{report.id}",
+            record={
+                "id_number": report.id_number,
+                "phone": report.phone,
+                "name": report.name,
+                "category": category,
+                "reported_at": report.submitted_at.isoformat(),
+                "last_exposure_at": last_exposure.isoformat(),
+            },
+            candidate_ids=match.candidate_ids,
+            reason=match.pending_reason,
+            fingerprint=hashlib.sha256(f"self_report:{report.id}".encode()).hexdigest(),
+            received_at=clock.now(),
+        )
+    )
+
+
+def _triaged(
+    session: Session, actor: Actor, report: SelfReport, action: str, changes: dict[str, object]
+) -> None:
+    report.status, report.triaged_at, report.triaged_by = "accepted", clock.now(), actor.user_id
+    record_audit(session, actor, action, "self_report", report.id, report.region_code, changes)
+    session.commit()
 
 
 def dismiss_self_report(session: Session, actor: Actor, report_id: int, reason: str) -> None:

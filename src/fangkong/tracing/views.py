@@ -336,7 +336,7 @@ def report_submit(
         phone=phone,
         id_number=id_number,
         region_code=region_code.strip(),
-        place_id=int(place_id) if place_id.isdigit() else None,
+        place_id=int(place_id) if place_id.isdigit() and len(place_id) <= 18 else None,
         note=note,
         exposed_on=day,
     )
