@@ -5,7 +5,7 @@ only its own."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from sqlalchemy import select
 from fangkong import clock
 from fangkong.db import session_scope
 from fangkong.people.models import Person
+from tests.factories import resident_id
 from tests.web.conftest import ANCI_COMMUNITY, GUANGYANG, Site, csrf_of, login
 
 
@@ -132,3 +133,28 @@ def test_a_screening_list_uploaded_on_the_page_waits_for_a_person_when_uncertain
     assert resolved.status_code == 303
     risk = client.get("/api/tracing/risk-persons?channel=screening").json()
     assert [r["person_id"] for r in risk["rows"]] == [chosen]
+
+
+def test_the_case_form_says_the_same_for_another_countys_person_and_for_nobody(
+    site: Site, client: TestClient
+) -> None:
+    with session_scope() as session:
+        theirs = session.scalar(select(Person.id_number).where(Person.name == "李广阳"))
+    token = login(client, "epi")
+    answers = []
+    nobodys = resident_id("110105", date(1990, 1, 1), "M")
+    for number in (str(theirs), nobodys):  # Guangyang's resident; nobody's
+        answer = client.post(
+            "/tracing/cases",
+            data={
+                "id_number": number,
+                "classification": "confirmed",
+                "detection_route": "fever_clinic",
+                "sampled_at": "2022-03-14T08:00",
+                "csrf_token": token,
+            },
+        )
+        assert answer.status_code == 422
+        answers.append(answer.text.split('role="alert">')[1].split("<")[0])
+    assert answers[0] == answers[1]
+    assert "本辖区没有可确定的此人" in answers[0]

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from fangkong import clock
-from fangkong.access.rules import Permission
+from fangkong.access.rules import Permission, covers
 from fangkong.access.service import Actor
 from fangkong.config import get_settings
 from fangkong.errors import Conflict, InvalidInput
@@ -41,6 +41,24 @@ def _local(field: str, value: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=get_settings().zone)
     return moment
+
+
+NOT_HERE = (
+    "本辖区没有可确定的此人：请核对证件号码或手机号，外地人员请发协查函 "
+    "(no person of your jurisdiction can be decided from this: check the number, "
+    "or send a cross-region request for a person from elsewhere)"
+)
+
+
+def _person_of(session: Session, actor: Actor, record: IncomingPerson) -> int:
+    """The person a form names, in the actor's jurisdiction. Whether the
+    number belongs to someone elsewhere, to several persons or to nobody
+    gets one answer: a form must not tell about other counties' persons."""
+    match = match_one(session, actor.jurisdiction, record)
+    person = session.get(Person, match.person_id) if match.person_id is not None else None
+    if person is None or not covers(actor.jurisdiction, person.region_code):
+        raise InvalidInput("id_number", NOT_HERE)
+    return person.id
 
 
 def _message(error: InvalidInput | Conflict) -> str:
@@ -88,15 +106,11 @@ def case_record(
     reported_by: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     try:
-        match = match_one(session, actor.jurisdiction, IncomingPerson(id_number, "", ""))
-        if match.person_id is None:
-            raise InvalidInput(
-                "id_number", f"此人无法确定 (the person is uncertain: {match.pending_reason})"
-            )
+        person_id = _person_of(session, actor, IncomingPerson(id_number, "", ""))
         case = cases.record_case(
             session,
             actor,
-            person_id=match.person_id,
+            person_id=person_id,
             classification=classification,
             severity=severity,
             detection_route=detection_route,
@@ -241,16 +255,12 @@ def contact_name(
     """Name a contact by identity number or phone: matched to the registry
     (a person nobody knows is registered as a non-resident)."""
     try:
-        match = match_one(session, actor.jurisdiction, IncomingPerson(id_number, phone, name))
-        if match.person_id is None:
-            raise InvalidInput(
-                "id_number", f"此人无法确定 (the person is uncertain: {match.pending_reason})"
-            )
+        person_id = _person_of(session, actor, IncomingPerson(id_number, phone, name))
         investigations.name_contact(
             session,
             actor,
             investigation_id,
-            person_id=match.person_id,
+            person_id=person_id,
             setting=setting,
             last_exposure_at=_local("last_exposure_at", last_exposure_at),
         )

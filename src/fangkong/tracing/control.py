@@ -356,7 +356,7 @@ def set_risk_status(
         return release_risk_person(session, actor, risk_person_id, reason or "completed")
     if reason:
         raise InvalidInput("reason", "a reason goes with a release only")
-    risk = session.get(RiskPerson, risk_person_id)
+    risk = session.get(RiskPerson, risk_person_id, with_for_update=True)
     ensure_in_scope(actor, risk.region_code if risk else None, "risk person")
     assert risk is not None
     if status not in NEXT_STATUSES[risk.status]:

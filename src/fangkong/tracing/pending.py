@@ -85,7 +85,7 @@ def _candidate(actor: Actor, person: Person | None) -> Candidate:
 
 
 def _open(session: Session, actor: Actor, pending_id: int) -> PendingMatch:
-    pending = session.get(PendingMatch, pending_id)
+    pending = session.get(PendingMatch, pending_id, with_for_update=True)
     if pending is None or not covers(actor.jurisdiction, pending.region_code):
         raise NotFound("pending match not found")
     if pending.status != "open":
