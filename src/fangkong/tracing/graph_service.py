@@ -553,16 +553,16 @@ class ChainLink:
 
 @dataclass(frozen=True)
 class Cluster:
-    number: int  # 1, 2, ... by first confirmation over the whole graph
-    size: int  # every case, also those outside the viewer's jurisdiction
+    """A cluster as one viewer sees it: the cases of their jurisdiction that
+    the graph connects (through cases anywhere), and the links between them.
+    Nothing of another jurisdiction is shown, counted or dated."""
+
+    number: int  # 1, 2, ... by first confirmation among the viewer's clusters
+    size: int  # the viewer's cases in the cluster
     first_confirmed_at: datetime
     latest_confirmed_at: datetime
-    cases: list[ClusterCase]  # those inside the viewer's jurisdiction
+    cases: list[ClusterCase]
     chain: list[ChainLink]  # the edges between two of those
-
-    @property
-    def outside_jurisdiction(self) -> int:
-        return self.size - len(self.cases)
 
 
 CASE_SCHEMA = pa.schema(
@@ -614,7 +614,6 @@ def clusters(
     regions = np.asarray(cases.column("region_code").to_pylist(), dtype=object)[by_person]
     in_region = np.fromiter((r.startswith(prefix) for r in regions), np.bool_, regions.size)
     wanted = np.unique(found.cluster[in_region])
-    wanted = wanted[found.size[wanted] >= min_size]
     if wanted.size == 0:
         return []
     chosen = np.isin(found.cluster, wanted)
@@ -647,18 +646,25 @@ def clusters(
                     setting[at],
                 )
             )
-    return [
-        Cluster(
-            number=int(n) + 1,  # people count from 1
-            size=int(found.size[n]),
-            first_confirmed_at=_moment(int(found.first_confirmed_at[n])),
-            latest_confirmed_at=_moment(int(found.latest_confirmed_at[n])),
-            cases=sorted(members[int(n)], key=lambda c: (c.confirmed_at, c.case_id)),
-            chain=sorted(
-                chains[int(n)], key=lambda link: (link.source_case_id, link.target_case_id)
-            ),
+    seen = [
+        (
+            sorted(members[int(n)], key=lambda c: (c.confirmed_at, c.case_id)),
+            sorted(chains[int(n)], key=lambda link: (link.source_case_id, link.target_case_id)),
         )
         for n in wanted
+        if len(members[int(n)]) >= min_size
+    ]
+    seen.sort(key=lambda found_cases: (found_cases[0][0].confirmed_at, found_cases[0][0].case_id))
+    return [
+        Cluster(
+            number=number,
+            size=len(cases),
+            first_confirmed_at=cases[0].confirmed_at,
+            latest_confirmed_at=max(c.confirmed_at for c in cases),
+            cases=cases,
+            chain=chain,
+        )
+        for number, (cases, chain) in enumerate(seen, start=1)
     ]
 
 

@@ -165,7 +165,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tracing.last_exposure": ("末次接触", "Last exposure"),
     "tracing.name_contact": ("添加接触者", "Name the contact"),
     "tracing.cluster_size": ("病例数", "Cases"),
-    "tracing.outside_jurisdiction": ("在辖区外", "outside your jurisdiction"),
     "tracing.graph_truncated": (
         "人数过多，图中只画出一部分；导出文件包含全部",
         "too many persons to draw: the export has them all",
