@@ -318,7 +318,7 @@ def test_another_countys_person_is_matched_but_nothing_of_them_is_told(
             row("", mobile(30), "", "close", "", None),  # refused: no source
         ]
     )
-    assert summary(result) == (1, 0, 1, 1, 0, 1)
+    assert summary(result) == (1, 0, 1, 0, 0, 1)  # theirs is not counted as new: not ours to tell
     risk = risk_of(session, theirs.id)
     assert risk is not None
     assert risk.region_code == GY

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fangkong.access.service import Actor, record_audit
+from fangkong.config import get_settings
 from fangkong.errors import InvalidInput, NotFound
 from fangkong.people.models import Person
 from fangkong.tabular import EXPORT_FORMATS, write_rows
@@ -137,6 +138,7 @@ def chain_rows(drawing: ClusterDrawing) -> list[list[object]]:
     """The drawing's links as export rows (CSV/XLSX)."""
     names = {n.id: n.name for n in drawing.nodes}
     kinds = {n.id: n.kind for n in drawing.nodes}
+    zone = get_settings().zone  # files carry local time
     return [
         [
             link.source,
@@ -145,7 +147,9 @@ def chain_rows(drawing: ClusterDrawing) -> list[list[object]]:
             names.get(link.target, ""),
             kinds.get(link.target, ""),
             link.setting,
-            link.last_exposure_at.isoformat() if link.last_exposure_at else "",
+            link.last_exposure_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            if link.last_exposure_at
+            else "",
             "是" if link.transmission else "",
         ]
         for link in drawing.links

@@ -167,7 +167,9 @@ def import_risk_persons(
         matched = match_records(conn, good, batch_id=batch.id, now=now)
         result.new_non_residents = int(matched.created.sum())
         _keep_pending(conn, good, matched, actor, channel, batch.id, now, result)
-        changes = _merge_risks(conn, good, matched, channel, batch.id, now, result)
+        changes = _merge_risks(
+            conn, good, matched, channel, batch.id, now, result, actor.jurisdiction
+        )
         _audit_changes(conn, actor, batch.id, now, changes)
         analyze_after_bulk(conn, ("risk_person", "risk_source"), result.accepted)
     result.rejects = sorted(broken_rejects(table) + cells.rejects, key=lambda r: r.row_number)
@@ -584,9 +586,14 @@ def _merge_risks(
     batch_id: int,
     now: datetime,
     result: RiskImportResult,
+    jurisdiction: str,
 ) -> Changes:
     """Upsert the risk persons of the matched rows and add their new
-    sources; returns the changes of existing risk persons (for the audit)."""
+    sources; returns the changes of existing risk persons (for the audit).
+    A person registered in another jurisdiction gets the report in their
+    own county's list (where they must be found), and the uploader's count
+    of new risk persons leaves them out: it must not tell whether that
+    county had them already."""
     at = np.flatnonzero(matched.person != 0)
     reports = rows.take(pa.array(at))
     person = matched.person[at]
@@ -600,11 +607,14 @@ def _merge_risks(
         get_policy(),
     )
     fresh = np.flatnonzero(~plan.exists)
-    result.new_risk_persons = len(fresh)
     first_record = np.zeros(len(plan.person), np.int64)
     first_record[plan.record_group[::-1]] = np.arange(len(person))[::-1]
     regions = matched.region_code.take(pa.array(at)).to_numpy(zero_copy_only=False)
     plan.new["region_code"][fresh] = regions[first_record[fresh]]
+    mine = np.fromiter(
+        (str(r).startswith(jurisdiction) for r in regions[first_record[fresh]]), bool, len(fresh)
+    )
+    result.new_risk_persons = int(mine.sum())
     plan.new["id"][fresh] = np.asarray(reserve_ids(conn, "risk_person", len(fresh)), np.int64)
     with ThreadPoolExecutor(1) as worker:  # hashing while the server inserts
         prints = worker.submit(_report_fingerprints, reports, channel)
