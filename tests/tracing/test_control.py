@@ -5,6 +5,7 @@ supervisor's jurisdiction only, audited)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -119,3 +120,37 @@ def test_bulk_actions_are_all_or_nothing_and_audited(
         select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("risk_person.%"))
     )
     assert audited == 3 + 1 + 1
+
+
+def test_the_time_to_control_counts_each_contact_once_from_the_first_confirmation(
+    session: Session, registry: Registry, epidemiologist: Actor, frozen: FrozenClock
+) -> None:
+    from fangkong.tracing.cases import record_case
+    from fangkong.tracing.investigations import name_contact, open_investigation
+
+    contact = registry.a1[3]
+    for hours_ago, index in ((10, registry.a1[0]), (4, registry.a1[1])):
+        case = record_case(
+            session,
+            epidemiologist,
+            person_id=index.id,
+            classification="confirmed",
+            severity="mild",
+            detection_route="fever_clinic",
+            sampled_at=clock.now() - timedelta(hours=hours_ago + 2),
+            confirmed_at=clock.now() - timedelta(hours=hours_ago),
+        )
+        investigation = open_investigation(session, epidemiologist, case.id)
+        name_contact(
+            session,
+            epidemiologist,
+            investigation.id,
+            person_id=contact.id,
+            setting="household",
+            last_exposure_at=clock.now() - timedelta(hours=hours_ago + 3),
+        )
+    risk = session.scalars(select(RiskPerson).where(RiskPerson.person_id == contact.id)).one()
+    move_risk_persons(session, epidemiologist, [risk.id], "under_measure")
+    got = control_indicators(session, epidemiologist)
+    assert got.median_hours_to_control == pytest.approx(10)
+    assert got.p90_hours_to_control == pytest.approx(10)

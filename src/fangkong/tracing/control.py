@@ -206,16 +206,18 @@ def control_indicators(session: Session, actor: Actor, region: str = "") -> Cont
             ),
         ).where(mine)
     ).one()
+    # per contact, from the first confirmation of a case that named them
     delays = session.execute(
-        select(Case.confirmed_at, RiskPerson.controlled_at)
+        select(func.min(Case.confirmed_at), RiskPerson.controlled_at)
         .join(Exposure, Exposure.source_person_id == Case.person_id)
         .join(RiskPerson, RiskPerson.person_id == Exposure.person_id)
         .where(mine, controlled)
+        .group_by(RiskPerson.id, RiskPerson.controlled_at)
     ).all()
     hours = sorted(
         max(0.0, (done - confirmed).total_seconds() / 3600)
         for confirmed, done in delays
-        if done is not None
+        if done is not None and confirmed is not None
     )
     return ControlIndicators(
         identified=int(counts[0]),
