@@ -212,7 +212,8 @@ class RiskSource(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    risk_person_id: Mapped[int] = mapped_column(ForeignKey("risk_person.id"), index=True)
+    # no index of its own: the unique (risk_person_id, fingerprint) key leads with it
+    risk_person_id: Mapped[int] = mapped_column(ForeignKey("risk_person.id"))
     region_code: Mapped[str] = mapped_column(code_type(12), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(200), default="")

@@ -261,9 +261,6 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_risk_source_region_code"), "risk_source", ["region_code"], unique=False
     )
-    op.create_index(
-        op.f("ix_risk_source_risk_person_id"), "risk_source", ["risk_person_id"], unique=False
-    )
     op.create_table(
         "tracing_case",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -521,7 +518,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_tracing_case_region_code"), table_name="tracing_case")
     op.drop_index(op.f("ix_tracing_case_confirmed_at"), table_name="tracing_case")
     op.drop_table("tracing_case")
-    op.drop_index(op.f("ix_risk_source_risk_person_id"), table_name="risk_source")
     op.drop_index(op.f("ix_risk_source_region_code"), table_name="risk_source")
     op.drop_index(op.f("ix_risk_source_import_batch_id"), table_name="risk_source")
     op.drop_table("risk_source")
