@@ -764,3 +764,47 @@ def test_clusters_are_connected_cases_with_their_chain_inside_the_jurisdiction(
     with pytest.raises(NotFound):
         clusters(session, other_epidemiologist, "131002")
     assert clusters(session, epidemiologist, "131002002") == []  # alone is no cluster
+
+
+def test_every_record_the_graph_changes_is_audited_in_its_own_region(
+    session: Session, registry: Registry, epidemiologist: Actor
+) -> None:
+    case = record_case(
+        session,
+        epidemiologist,
+        person_id=registry.a1[0].id,
+        classification="confirmed",
+        severity="mild",
+        detection_route="fever_clinic",
+        sampled_at=clock.now() - timedelta(hours=5),
+        confirmed_at=clock.now() - timedelta(hours=2),
+    )
+    investigation = open_investigation(session, epidemiologist, case.id)
+    close, secondary = registry.a1[3], registry.a2[0]
+    name_contact(
+        session,
+        epidemiologist,
+        investigation.id,
+        person_id=close.id,
+        setting="work",
+        last_exposure_at=clock.now() - timedelta(hours=6),
+    )
+    name_contact_of_contact(
+        session,
+        epidemiologist,
+        investigation.id,
+        contact_person_id=close.id,
+        person_id=secondary.id,
+        setting="household",
+        last_exposure_at=clock.now() - timedelta(hours=4),
+    )
+    release_risk_person(session, epidemiologist, risk_of(session, close).id, "error")
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "risk_person.graph").order_by(AuditEvent.id)
+    ).all()
+    assert [e.changes["reason"] for e in events] == [
+        "exposed to an active close contact",
+        "no active close contact exposed them",
+    ]
+    assert {e.object_id for e in events} == {str(risk_of(session, secondary).id)}
+    assert {e.region_code for e in events} == {secondary.region_code}

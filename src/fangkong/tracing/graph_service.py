@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, TextClause, bindparam, select, text
+from sqlalchemy import JSON, Connection, TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from fangkong import clock
@@ -430,8 +430,43 @@ def _apply(
             _add_one_by_one(session, plan, now)
             session.flush()
     released = _settle_leaving(conn, plan, now)
+    _audit_graph_changes(conn, plan, now)
     _forget_loaded_records(session)
     return SecondaryRefresh(int(plan.add_person_id.size), released)
+
+
+ADDED_CHANGES = {"category": "secondary", "reason": "exposed to an active close contact"}
+LEFT_CHANGES = {
+    "secondary": "ended",
+    "reason": "no active close contact exposed them",
+}
+
+
+def _audit_graph_changes(conn: Connection, plan: RefreshPlan, now: datetime) -> None:
+    """One audit event per risk record the graph changed (made or raised to
+    a secondary contact; no longer one), in the records' own regions, with
+    "graph" as the actor: the user whose action changed the graph has the
+    audit event of that action."""
+    for person_ids, changes in (
+        (plan.add_person_id, ADDED_CHANGES),
+        (plan.leaving_person_id, LEFT_CHANGES),
+    ):
+        if person_ids.size == 0:
+            continue
+        stage = pa.table({"person_id": pa.array(person_ids, pa.int64())})
+        with staged(conn, "stage_graph_audit", "person_id BIGINT", stage):
+            conn.execute(
+                text(
+                    """INSERT INTO audit_event (at, actor_id, actor_label, action, object_type,
+                        object_id, region_code, changes)
+                    SELECT :at, NULL, 'graph', 'risk_person.graph', 'risk_person',
+                        CAST(r.id AS VARCHAR(64)), r.region_code, :changes
+                    FROM risk_person r JOIN stage_graph_audit s ON s.person_id = r.person_id"""
+                ).bindparams(
+                    bindparam("at", type_=UtcDateTime()), bindparam("changes", type_=JSON())
+                ),
+                {"at": now, "changes": changes},
+            )
 
 
 def update_secondary_contacts_around(
