@@ -55,7 +55,8 @@ from fangkong.migrate import upgrade
 from fangkong.people.importing import import_people
 from fangkong.sim.tracing import channel_records, registry_persons, write_channel_file
 from fangkong.tracing import risk_import
-from fangkong.tracing.graph_service import clusters, refresh_secondary_contacts
+from fangkong.tracing.clusters import clusters
+from fangkong.tracing.graph_service import refresh_secondary_contacts
 from fangkong.tracing.models import PendingMatch, RiskPerson, RiskSource
 from mass_testing import OUT, plain_copy, population_file, timed
 

@@ -23,6 +23,7 @@ from fangkong.access.models import AuditEvent
 from fangkong.access.service import Actor
 from fangkong.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from fangkong.tracing.cases import record_case
+from fangkong.tracing.clusters import clusters
 from fangkong.tracing.control import set_risk_status
 from fangkong.tracing.graph import (
     CLOSE,
@@ -47,7 +48,6 @@ from fangkong.tracing.graph import (
 )
 from fangkong.tracing.graph_service import (
     SecondaryRefresh,
-    clusters,
     refresh_secondary_contacts,
     release_risk_person,
     update_secondary_contacts_around,

@@ -38,11 +38,8 @@ from fangkong.tracing.case_rules import (
     count_by_day,
     derive_detection_route,
 )
-from fangkong.tracing.graph_service import (
-    end_risk_record,
-    region_prefix,
-    update_secondary_contacts_around,
-)
+from fangkong.tracing.clusters import region_prefix
+from fangkong.tracing.graph_service import end_risk_record, update_secondary_contacts_around
 from fangkong.tracing.models import (
     CLASSIFICATIONS,
     DETECTION_ROUTES,

@@ -17,7 +17,7 @@ from fangkong.errors import InvalidInput, NotFound
 from fangkong.people.models import Person
 from fangkong.tabular import EXPORT_FORMATS, write_rows
 from fangkong.tracing.cases import get_case
-from fangkong.tracing.graph_service import Cluster, clusters
+from fangkong.tracing.clusters import Cluster, clusters
 from fangkong.tracing.models import Exposure, RiskPerson
 
 MAX_NODES = 2_000  # a drawing beyond this is unreadable; the export has everything

@@ -1,6 +1,6 @@
 """The exposure graph in the database: the secondary-contact risk persons
-kept in line with it, the release of a risk person (which can change it),
-and the clusters of cases with their chains.
+kept in line with it, and the release of a risk person (which can change
+it). The clusters of cases are in :mod:`fangkong.tracing.clusters`.
 
 Secondary contacts are computed, never typed (rules in
 :mod:`fangkong.tracing.graph`). :func:`refresh_secondary_contacts` makes
@@ -42,11 +42,9 @@ from fangkong.access.rules import Permission
 from fangkong.access.service import Actor, ensure_in_scope, record_audit, require
 from fangkong.bulkio import copy_out, is_postgres, lock_for_append, staged
 from fangkong.db import UtcDateTime
-from fangkong.errors import Conflict, InvalidInput, NotFound
+from fangkong.errors import Conflict, InvalidInput
 from fangkong.people.models import Person
 from fangkong.policy import get_policy
-from fangkong.regions.service import get_region
-from fangkong.tracing.case_rules import narrowest_prefix
 from fangkong.tracing.graph import (
     CREATE,
     MISSING_TIME,
@@ -60,14 +58,13 @@ from fangkong.tracing.graph import (
     RiskRecords,
     Times,
     active_close_contacts,
-    case_clusters,
     category_left,
     ids,
     not_secondary,
     plan_refresh,
     secondary_contacts,
 )
-from fangkong.tracing.models import RELEASE_REASONS, Case, RiskPerson, RiskSource
+from fangkong.tracing.models import RELEASE_REASONS, RiskPerson, RiskSource
 from fangkong.tracing.risk import note_risk_person
 from fangkong.tracing.rules import CATEGORY_RANK, deadline_for, report_fingerprint
 
@@ -116,7 +113,8 @@ def graph_source(close_contact_person_id: int) -> str:
 # --- reading the graph ---------------------------------------------------------------
 
 
-def _micros(column: pa.ChunkedArray) -> Times:
+def micros_of(column: pa.ChunkedArray) -> Times:
+    """A time column as microseconds since the epoch (MISSING_TIME for none)."""
     as_int = pc.fill_null(column.cast(pa.int64()), MISSING_TIME)
     return np.asarray(as_int.to_numpy(), np.int64)
 
@@ -128,7 +126,7 @@ def _moment(micros: int) -> datetime:
     return EPOCH + timedelta(microseconds=micros)
 
 
-def _from_micros(micros: int) -> datetime | None:
+def _frommicros_of(micros: int) -> datetime | None:
     return None if micros == MISSING_TIME else _moment(micros)
 
 
@@ -136,8 +134,8 @@ def _edges(table: pa.Table) -> Edges:
     return Edges.of(
         table.column("source").to_numpy(),
         table.column("target").to_numpy(),
-        _micros(table.column("recorded_at")),
-        _micros(table.column("last_exposure_at")),
+        micros_of(table.column("recorded_at")),
+        micros_of(table.column("last_exposure_at")),
     )
 
 
@@ -150,9 +148,9 @@ def _records(table: pa.Table) -> RiskRecords:
         released=pc.equal(table.column("status"), "released").to_numpy(),
         became_case=pc.equal(table.column("release_reason"), "became_case").to_numpy(),
         let_go=pc.equal(table.column("release_reason"), "not_a_contact").to_numpy(),
-        identified_at=_micros(table.column("identified_at")),
-        released_at=_micros(table.column("released_at")),
-        last_exposure_at=_micros(table.column("last_exposure_at")),
+        identified_at=micros_of(table.column("identified_at")),
+        released_at=micros_of(table.column("released_at")),
+        last_exposure_at=micros_of(table.column("last_exposure_at")),
     )
 
 
@@ -269,7 +267,7 @@ def _add_one_by_one(session: Session, plan: RefreshPlan, now: datetime) -> None:
             channel=GRAPH_CHANNEL,
             source=graph_source(int(close_id)),
             reported_at=now,
-            last_exposure_at=_from_micros(int(last)),
+            last_exposure_at=_frommicros_of(int(last)),
         )
 
 
@@ -548,177 +546,3 @@ def release_risk_person(
     )
     session.commit()
     return risk
-
-
-# --- clusters --------------------------------------------------------------------
-
-
-def region_prefix(session: Session, actor: Actor, region: str | None) -> str:
-    """The part of ``region`` the actor sees (their whole jurisdiction when
-    no region is given); NotFound for a region outside it."""
-    if not region:
-        return actor.jurisdiction
-    found = get_region(session, actor, region)
-    prefix = narrowest_prefix(found.prefix, actor.jurisdiction)
-    if prefix is None:
-        raise NotFound(f"region {region} not found")
-    return prefix
-
-
-@dataclass(frozen=True)
-class ClusterCase:
-    case_id: int
-    person_id: int
-    name: str
-    region_code: str
-    classification: str
-    confirmed_at: datetime
-    controlled: bool
-
-
-@dataclass(frozen=True)
-class ChainLink:
-    """An edge of a cluster: ``source`` may have infected ``target``."""
-
-    source_case_id: int
-    target_case_id: int
-    transmission: bool
-    setting: str
-
-
-@dataclass(frozen=True)
-class Cluster:
-    """A cluster as one viewer sees it: the cases of their jurisdiction that
-    the graph connects (through cases anywhere), and the links between them.
-    Nothing of another jurisdiction is shown, counted or dated."""
-
-    number: int  # 1, 2, ... by first confirmation among the viewer's clusters
-    size: int  # the viewer's cases in the cluster
-    first_confirmed_at: datetime
-    latest_confirmed_at: datetime
-    cases: list[ClusterCase]
-    chain: list[ChainLink]  # the edges between two of those
-
-
-CASE_SCHEMA = pa.schema(
-    [
-        ("case_id", pa.int64()),
-        ("person_id", pa.int64()),
-        ("region_code", pa.string()),
-        ("confirmed_at", TIME),
-    ]
-)
-CASE_EDGE_SCHEMA = pa.schema(
-    [
-        ("source", pa.int64()),
-        ("target", pa.int64()),
-        ("transmission", pa.bool_()),
-        ("setting", pa.string()),
-    ]
-)
-
-
-def clusters(
-    session: Session, actor: Actor, region: str | None = None, *, min_size: int = 2
-) -> list[Cluster]:
-    """Clusters of cases with at least one case in ``region`` (inside the
-    actor's jurisdiction) and at least ``min_size`` cases, by first
-    confirmation; each lists the cases and chain links the actor may see."""
-    require(actor, Permission.TRACING_READ)
-    if min_size < 1:
-        raise InvalidInput("min_size", "must be at least 1")
-    prefix = region_prefix(session, actor, region)
-    session.flush()
-    conn = session.connection()
-    cases = copy_out(
-        conn, "SELECT id, person_id, region_code, confirmed_at FROM tracing_case", CASE_SCHEMA
-    )
-    links = copy_out(
-        conn,
-        """SELECT e.source_person_id, e.person_id, e.transmission, e.setting FROM exposure e
-        WHERE e.source_person_id IN (SELECT person_id FROM tracing_case)
-          AND e.person_id IN (SELECT person_id FROM tracing_case)""",
-        CASE_EDGE_SCHEMA,
-    )
-    found = case_clusters(
-        cases.column("person_id").to_numpy(),
-        _micros(cases.column("confirmed_at")),
-        Edges.of(links.column("source").to_numpy(), links.column("target").to_numpy()),
-    )
-    by_person = np.argsort(ids(cases.column("person_id").to_numpy()), kind="stable")
-    regions = np.asarray(cases.column("region_code").to_pylist(), dtype=object)[by_person]
-    in_region = np.fromiter((r.startswith(prefix) for r in regions), np.bool_, regions.size)
-    wanted = np.unique(found.cluster[in_region])
-    if wanted.size == 0:
-        return []
-    chosen = np.isin(found.cluster, wanted)
-    visible = chosen & np.fromiter(
-        (r.startswith(actor.jurisdiction) for r in regions), np.bool_, regions.size
-    )
-    shown = _cluster_cases(session, [int(p) for p in found.person_id[visible]])
-    numbers = dict(
-        zip(found.person_id[chosen].tolist(), found.cluster[chosen].tolist(), strict=True)
-    )
-    members: dict[int, list[ClusterCase]] = {int(n): [] for n in wanted}
-    for case in shown.values():
-        members[numbers[case.person_id]].append(case)
-    chains: dict[int, list[ChainLink]] = {int(n): [] for n in wanted}
-    transmission = links.column("transmission").to_pylist()
-    setting = links.column("setting").to_pylist()
-    for source, target, number, at in zip(
-        found.edge_source.tolist(),
-        found.edge_target.tolist(),
-        found.edge_cluster.tolist(),
-        found.edge_index.tolist(),
-        strict=True,
-    ):
-        if number in chains and source in shown and target in shown:
-            chains[number].append(
-                ChainLink(
-                    shown[source].case_id,
-                    shown[target].case_id,
-                    bool(transmission[at]),
-                    setting[at],
-                )
-            )
-    seen = [
-        (
-            sorted(members[int(n)], key=lambda c: (c.confirmed_at, c.case_id)),
-            sorted(chains[int(n)], key=lambda link: (link.source_case_id, link.target_case_id)),
-        )
-        for n in wanted
-        if len(members[int(n)]) >= min_size
-    ]
-    seen.sort(key=lambda found_cases: (found_cases[0][0].confirmed_at, found_cases[0][0].case_id))
-    return [
-        Cluster(
-            number=number,
-            size=len(cases),
-            first_confirmed_at=cases[0].confirmed_at,
-            latest_confirmed_at=max(c.confirmed_at for c in cases),
-            cases=cases,
-            chain=chain,
-        )
-        for number, (cases, chain) in enumerate(seen, start=1)
-    ]
-
-
-def _cluster_cases(session: Session, person_ids: list[int]) -> dict[int, ClusterCase]:
-    """The cases of these persons, by person id."""
-    stmt = (
-        select(Case, Person.name)
-        .join(Person, Person.id == Case.person_id)
-        .where(Case.person_id.in_(person_ids))
-    )
-    return {
-        case.person_id: ClusterCase(
-            case.id,
-            case.person_id,
-            name,
-            case.region_code,
-            case.classification,
-            case.confirmed_at,
-            case.controlled,
-        )
-        for case, name in session.execute(stmt)
-    }
