@@ -126,7 +126,8 @@ def test_the_time_to_control_counts_each_contact_once_from_the_first_confirmatio
     session: Session, registry: Registry, epidemiologist: Actor, frozen: FrozenClock
 ) -> None:
     from fangkong.tracing.cases import record_case
-    from fangkong.tracing.investigations import name_contact, open_investigation
+    from fangkong.tracing.contacts import name_contact
+    from fangkong.tracing.investigations import open_investigation
 
     contact = registry.a1[3]
     for hours_ago, index in ((10, registry.a1[0]), (4, registry.a1[1])):

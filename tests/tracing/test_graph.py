@@ -24,6 +24,7 @@ from fangkong.access.service import Actor
 from fangkong.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from fangkong.tracing.cases import record_case
 from fangkong.tracing.clusters import clusters
+from fangkong.tracing.contacts import name_contact, name_contact_of_contact, record_transmission
 from fangkong.tracing.control import set_risk_status
 from fangkong.tracing.graph import (
     CLOSE,
@@ -52,12 +53,7 @@ from fangkong.tracing.graph_service import (
     release_risk_person,
     update_secondary_contacts_around,
 )
-from fangkong.tracing.investigations import (
-    name_contact,
-    name_contact_of_contact,
-    open_investigation,
-    record_transmission,
-)
+from fangkong.tracing.investigations import open_investigation
 from fangkong.tracing.models import Case, Exposure, Investigation, RiskPerson, RiskSource
 from fangkong.tracing.risk import note_risk_person
 from tests.testing.conftest import FrozenClock, Registry, Resident

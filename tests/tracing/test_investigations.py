@@ -18,15 +18,13 @@ from fangkong.access.service import Actor
 from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.policy import get_policy
 from fangkong.tracing.cases import record_case
+from fangkong.tracing.contacts import investigation_contacts, name_contact, record_transmission
 from fangkong.tracing.investigations import (
     add_place,
     close_investigation,
-    investigation_contacts,
     list_places,
-    name_contact,
     open_investigation,
     publish_places,
-    record_transmission,
     risk_places,
     withdraw_places,
 )

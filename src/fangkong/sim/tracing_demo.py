@@ -29,7 +29,7 @@ from fangkong.access.service import SYSTEM, Actor
 from fangkong.config import get_settings
 from fangkong.people.models import Person
 from fangkong.sim.tracing import channel_records, registry_persons, write_channel_file
-from fangkong.tracing import cases, investigations
+from fangkong.tracing import cases, contacts, investigations
 from fangkong.tracing.control import set_risk_status
 from fangkong.tracing.models import RiskPerson
 from fangkong.tracing.requests import RequestPerson, send_request
@@ -100,7 +100,7 @@ def _first_case(session: Session, households: list[list[Person]]) -> tuple[int, 
     investigations.publish_places(session, SYSTEM, [place.id])
     exposed = now - timedelta(hours=28)
     for member in family:
-        investigations.name_contact(
+        contacts.name_contact(
             session,
             SYSTEM,
             investigation.id,
@@ -110,7 +110,7 @@ def _first_case(session: Session, households: list[list[Person]]) -> tuple[int, 
         )
     colleagues = [households[1][0], households[2][0]]
     for colleague in colleagues:
-        investigations.name_contact(
+        contacts.name_contact(
             session,
             SYSTEM,
             investigation.id,
@@ -119,7 +119,7 @@ def _first_case(session: Session, households: list[list[Person]]) -> tuple[int, 
             last_exposure_at=exposed,
         )
     for member in households[1][1:]:  # the first colleague's household
-        investigations.name_contact_of_contact(
+        contacts.name_contact_of_contact(
             session,
             SYSTEM,
             investigation.id,
@@ -148,7 +148,7 @@ def _case_in_quarantine(session: Session, first_case: int, colleague: Person) ->
         confirmed_at=now,
         reported_by="集中隔离点（演示）",
     )
-    investigations.record_transmission(
+    contacts.record_transmission(
         session, SYSTEM, infector_case_id=first_case, infectee_case_id=second.id, setting="work"
     )
 

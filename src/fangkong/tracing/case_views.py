@@ -19,7 +19,7 @@ from fangkong.config import get_settings
 from fangkong.errors import Conflict, InvalidInput
 from fangkong.people.models import Person
 from fangkong.testing.models import PositivePerson
-from fangkong.tracing import cases, cluster_view, investigations
+from fangkong.tracing import cases, cluster_view, contacts, investigations
 from fangkong.tracing.matching import IncomingPerson, match_one
 from fangkong.tracing.models import CLASSIFICATIONS, DETECTION_ROUTES, SETTINGS, SEVERITIES
 from fangkong.web.deps import CurrentActor, SessionDep
@@ -174,7 +174,7 @@ def _case_context(
         if investigation
         else [],
         "contacts": (
-            investigations.investigation_contacts(session, actor, investigation.id)
+            contacts.investigation_contacts(session, actor, investigation.id)
             if investigation
             else []
         ),
@@ -256,7 +256,7 @@ def contact_name(
     (a person nobody knows is registered as a non-resident)."""
     try:
         person_id = _person_of(session, actor, IncomingPerson(id_number, phone, name))
-        investigations.name_contact(
+        contacts.name_contact(
             session,
             actor,
             investigation_id,
