@@ -158,3 +158,12 @@ def test_the_case_form_says_the_same_for_another_countys_person_and_for_nobody(
         answers.append(answer.text.split('role="alert">')[1].split("<")[0])
     assert answers[0] == answers[1]
     assert "本辖区没有可确定的此人" in answers[0]
+
+
+def test_an_id_beyond_64_bits_is_refused_not_a_crash(site: Site, client: TestClient) -> None:
+    login(client, "epi")
+    page = client.get("/tracing/cases/99999999999999999999")
+    assert page.status_code == 422
+    assert "out of range" in page.text
+    api = client.get("/api/tracing/requests/99999999999999999999")
+    assert api.status_code == 422

@@ -21,6 +21,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
@@ -208,6 +209,22 @@ def handle_http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+OUT_OF_RANGE = (
+    "数值超出范围或内容过长 (a value is out of range or too long: a number beyond 64 bits, "
+    "text longer than its field, or a control character)"
+)
+
+
+def handle_out_of_range(request: Request, exc: Exception) -> Response:
+    """A value the database cannot hold that no check caught (an id of 25
+    digits in a path, an over-long cell): the request's fault, answered as
+    such instead of as a crash. Logged, since a check should have caught it."""
+    log.warning("value out of range for %s %s: %s", request.method, request.url.path, exc)
+    if is_api(request):
+        return _api_error(422, None, OUT_OF_RANGE)
+    return _error_page(request, 422, OUT_OF_RANGE)
+
+
 def handle_unexpected_error(request: Request, exc: Exception) -> Response:
     """Anything outside the tree is a bug: logged, answered without details.
     (Starlette's ServerErrorMiddleware logs the traceback and re-raises.)"""
@@ -269,5 +286,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(FangkongError, handle_fangkong_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
+    app.add_exception_handler(OverflowError, handle_out_of_range)
+    app.add_exception_handler(DataError, handle_out_of_range)
     app.add_exception_handler(Exception, handle_unexpected_error)
     return app
