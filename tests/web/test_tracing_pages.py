@@ -167,3 +167,20 @@ def test_an_id_beyond_64_bits_is_refused_not_a_crash(site: Site, client: TestCli
     assert "out of range" in page.text
     api = client.get("/api/tracing/requests/99999999999999999999")
     assert api.status_code == 422
+
+
+def test_the_public_form_is_not_a_free_oracle_every_attempt_counts(
+    site: Site, client: TestClient
+) -> None:
+    """Repeats and refusals store nothing, so they would pass the stored-report
+    limits; the attempts limit stops probing who reported what."""
+    from fangkong.tracing.views import REPORT_ATTEMPTS_PER_HOUR
+
+    token = csrf_of(client.get("/report").text)
+    form = {**_report_form(phone="13966667777", note="同乘 K2 路"), "csrf_token": token}
+    assert "已收到" in client.post("/report", data=form).text
+    for _ in range(REPORT_ATTEMPTS_PER_HOUR - 1):
+        assert "已报告过" in client.post("/report", data=form).text
+    probe = client.post("/report", data=form)
+    assert probe.status_code == 429
+    assert "已报告过" not in probe.text

@@ -24,6 +24,7 @@ from fangkong.web.deps import CurrentActor, SessionDep
 from fangkong.web.files import read_upload
 from fangkong.web.i18n import add_messages
 from fangkong.web.nav import NavItem, register
+from fangkong.web.ratelimit import SlidingWindowLimiter
 from fangkong.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -277,6 +278,11 @@ def request_outcome(
 
 
 REPORT_FIELDS = ("name", "phone", "id_number", "region_code", "place_id", "note", "exposed_on")
+# Every attempt counts, refused and repeated ones too: the form must not be
+# a free oracle of who reported what (the stored-report limits of
+# self_report.py count only what was kept). Per process, like the login throttle.
+REPORT_ATTEMPTS_PER_HOUR = 20
+report_attempts = SlidingWindowLimiter(REPORT_ATTEMPTS_PER_HOUR, timedelta(hours=1))
 
 
 @router.get("/report")
@@ -316,6 +322,18 @@ def report_submit(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     csrf.check(request, csrf_token)
+    client = request.client.host if request.client else ""
+    if report_attempts.blocked(client):
+        problems = {
+            "client": "提交过于频繁，请一小时后再试 (too many attempts from here; try in an hour)"
+        }
+        return render(
+            request,
+            "tracing/report.html",
+            _report_context(session, problems=problems),
+            status_code=429,
+        )
+    report_attempts.record(client)
     form = {
         "name": name,
         "phone": phone,
@@ -340,7 +358,6 @@ def report_submit(
         note=note,
         exposed_on=day,
     )
-    client = request.client.host if request.client else ""
     try:
         submitted = self_report.submit_self_report(session, report, client)
     except self_report.ReportRefused as refused:
