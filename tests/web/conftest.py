@@ -30,6 +30,7 @@ from fangkong.migrate import upgrade
 from fangkong.people.importing import import_people
 from fangkong.people.models import Household, Person
 from fangkong.regions.catalog import Level, descendants
+from fangkong.tracing.views import report_attempts
 from fangkong.web.app import create_app
 from fangkong.web.auth import failed_logins
 from tests.factories import PASSWORD, person_row, registry_csv
@@ -120,6 +121,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 def client(site: Site) -> Iterator[TestClient]:
     """A fresh browser: no cookies, no login; redirects are not followed."""
     failed_logins.clear()
+    report_attempts.clear()
     with TestClient(site.app, follow_redirects=False) as test_client:
         yield test_client
 
