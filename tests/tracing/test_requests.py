@@ -17,11 +17,10 @@ from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.people.identity import mask_identity
 from fangkong.tracing.control import RiskFilter, list_risk_persons, move_risk_persons
 from fangkong.tracing.models import RiskPerson, RiskSource
+from fangkong.tracing.request_files import export_request, import_outcomes
 from fangkong.tracing.requests import (
     RequestPerson,
     accept_request,
-    export_request,
-    import_outcomes,
     list_requests,
     report_outcome,
     request_progress,

@@ -32,7 +32,7 @@ from fangkong.imports import (
     open_batch,
     rejects_report,
 )
-from fangkong.people import bulk, duplicates
+from fangkong.people import bulk, duplicates, first_load
 from fangkong.people.columns import FIELD_LABELS, map_headers
 from fangkong.people.rules import ValidatedRows, validate_rows
 from fangkong.regions.models import Region
@@ -189,7 +189,7 @@ def _merge(
     clean = validated.clean
     relax = known.registry_empty and clean.num_rows >= FIRST_LOAD_MIN_ROWS
     with bulk_cache(conn):
-        defaults_preset = relax and bulk.relax_constraints(conn, batch_id=batch.id, now=now)
+        defaults_preset = relax and first_load.relax_constraints(conn, batch_id=batch.id, now=now)
         outcome = bulk.merge_rows(
             conn,
             clean,
@@ -201,7 +201,7 @@ def _merge(
             defaults_preset=defaults_preset,
         )
         if relax:
-            bulk.restore_constraints(conn)
+            first_load.restore_constraints(conn)
         analyze_after_bulk(conn, ("person", "address", "household"), outcome.inserted)
     if outcome.changes:
         session.execute(

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from fangkong.errors import InvalidInput
 from fangkong.tabular import write_rows
-from fangkong.tracing import control, requests, risk_import
+from fangkong.tracing import control, request_files, requests, risk_import
 from fangkong.tracing.models import CrossRegionRequest
 from fangkong.web.deps import CurrentActor, SessionDep
 from fangkong.web.files import RejectOut, attachment, read_upload, rejects_out
@@ -217,7 +217,7 @@ def report_outcome(
 def export_request(
     request_id: int, session: SessionDep, actor: CurrentActor, fmt: str = "xlsx"
 ) -> Response:
-    data = requests.export_request(session, actor, request_id, fmt)
+    data = request_files.export_request(session, actor, request_id, fmt)
     return attachment(data, fmt, f"request-{request_id}.{fmt}")
 
 
@@ -234,7 +234,7 @@ def import_outcomes(
     actor: CurrentActor,
     file: Annotated[UploadFile, File()],
 ) -> OutcomesOut:
-    result = requests.import_outcomes(
+    result = request_files.import_outcomes(
         session, actor, request_id, read_upload(file), file.filename or "outcomes.csv"
     )
     return OutcomesOut(**vars(result))
