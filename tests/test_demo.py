@@ -13,7 +13,13 @@ from fangkong.db import get_engine, get_sessionmaker, session_scope
 from fangkong.demo import build_demo
 from fangkong.people.models import Person
 from fangkong.testing.models import Round
-from fangkong.tracing.models import Case, CrossRegionRequest, RiskPerson, SelfReport
+from fangkong.tracing.models import (
+    Case,
+    CrossRegionRequest,
+    PendingMatch,
+    RiskPerson,
+    SelfReport,
+)
 
 
 def _clear_caches() -> None:
@@ -40,6 +46,9 @@ def test_the_demo_builds_a_county_a_round_and_an_outbreak(
             assert {"close", "secondary"} <= categories
             assert session.scalar(select(func.count()).select_from(CrossRegionRequest)) == 1
             assert session.scalar(select(func.count()).select_from(SelfReport)) == 1
+            regions = set(session.scalars(select(PendingMatch.region_code)))
+            assert regions
+            assert all(r.startswith("131002") for r in regions)  # the county's to resolve
         build_demo(region="131002", persons=2_000, seed=7, echo=said.append)  # again: no-op
         assert said[-1].startswith("demo county 131002 already has")
     finally:

@@ -178,8 +178,16 @@ def _channel_lists(
     for channel in ("screening", "request", "bigdata"):
         path = folder / f"risk-{channel}.csv"
         write_channel_file(lists[channel], path, chinese_headers=channel == "screening")
-        result = import_risk_persons(session, SYSTEM, path.read_bytes(), path.name, channel=channel)
+        result = import_risk_persons(
+            session, _county_epidemiologist(region), path.read_bytes(), path.name, channel=channel
+        )
         echo(f"risk persons from {channel}: {result.summary}")
+
+
+def _county_epidemiologist(region: str) -> Actor:
+    """The county's epidemiologist uploads the lists and sends the request,
+    so what waits for a person (pending matches) is the county's to see."""
+    return Actor(user_id=None, username="demo", role=Role.EPIDEMIOLOGIST, jurisdiction=region)
 
 
 def _request_and_self_report(
@@ -188,7 +196,7 @@ def _request_and_self_report(
     neighbour = region[:4] + ("03" if region[4:] != "03" else "04")
     send_request(
         session,
-        Actor(user_id=None, username="demo", role=Role.EPIDEMIOLOGIST, jurisdiction=region),
+        _county_epidemiologist(region),
         to_region=neighbour,
         subject="病例 1 的同事（演示）",
         deadline_at=clock.now() + timedelta(hours=12),
