@@ -184,3 +184,38 @@ def test_the_public_form_is_not_a_free_oracle_every_attempt_counts(
     probe = client.post("/report", data=form)
     assert probe.status_code == 429
     assert "已报告过" not in probe.text
+
+
+def test_a_supervisor_hands_selected_risk_persons_to_another_county_from_the_list(
+    site: Site, client: TestClient
+) -> None:
+    from fangkong.tracing.models import RiskPerson
+    from fangkong.tracing.risk import note_risk_person
+
+    with session_scope() as session:
+        person = session.scalars(select(Person).where(Person.name == "王小次")).one()
+        risk_id = note_risk_person(
+            session,
+            person_id=person.id,
+            region_code=person.region_code,
+            category="close",
+            channel="investigation",
+            source="病例 9",
+            reported_at=clock.now(),
+        ).risk_person.id
+        session.commit()  # note_risk_person is a step: the caller commits
+    token = login(client, "epi")
+    sent = client.post(
+        "/tracing/risk-persons",
+        data={
+            "action": "request",
+            "ids": str(risk_id),
+            "to_region": GUANGYANG,
+            "subject": "在广阳区的密接",
+            "csrf_token": token,
+        },
+    )
+    assert sent.status_code == 303
+    assert sent.headers["location"].startswith("/tracing/requests/")
+    with session_scope() as session:
+        assert session.get(RiskPerson, risk_id).status == "outside_region"  # type: ignore[union-attr]

@@ -114,8 +114,7 @@ def risk_persons_bulk(
     hours: Annotated[float, Form(gt=0, le=240)] = 24,
 ) -> Response:
     try:
-        changed = _apply(session, actor, action, ids, user_id, measure, status)
-        if action == "request":
+        if action == "request":  # the persons go to another region: show the request
             sent = requests.send_request_for_risk_persons(
                 session,
                 actor,
@@ -125,6 +124,7 @@ def risk_persons_bulk(
                 deadline_at=clock.now() + timedelta(hours=hours),
             )
             return RedirectResponse(f"/tracing/requests/{sent.id}", status_code=303)
+        changed = _apply(session, actor, action, ids, user_id, measure, status)
     except (InvalidInput, Conflict) as error:
         session.rollback()
         context = _risk_context(session, actor, control.RiskFilter(), error=_error(error))
@@ -150,8 +150,6 @@ def _apply(
         return control.order_measure(session, actor, ids, measure)
     if action == "status":
         return control.move_risk_persons(session, actor, ids, status)
-    if action == "request":
-        return len(ids)
     raise InvalidInput("action", "unknown action")
 
 
