@@ -19,7 +19,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from fangkong import clock
-from fangkong.access.service import Actor
+from fangkong.access.models import AuditEvent
+from fangkong.access.service import SYSTEM, Actor
 from fangkong.errors import InvalidInput
 from fangkong.people.identity import MESSAGES, Problem
 from fangkong.people.models import Person
@@ -52,7 +53,7 @@ def phone(n: int) -> str:
 
 
 def match(session: Session, record: IncomingPerson, jurisdiction: str = ANCI) -> Match:
-    return match_one(session, jurisdiction, record)
+    return match_one(session, SYSTEM, jurisdiction, record)
 
 
 def person(session: Session, person_id: int | None) -> Person:
@@ -200,6 +201,12 @@ def test_an_unknown_person_becomes_a_non_resident_of_the_given_community(
         "F",
         date(1988, 2, 3),
     )
+    audited = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "person.create_nonresident")
+    ).all()
+    assert [(e.object_id, e.region_code, e.actor_label) for e in audited] == [
+        (str(created.id), A2, "system")
+    ]
 
 
 def test_without_an_identity_number_the_phone_becomes_the_identifier(
@@ -431,7 +438,7 @@ def one_after_the_other(
         described = _described(session)
         outcomes = []
         for row in rows:
-            found = match_one(session, ANCI, row)
+            found = match_one(session, SYSTEM, ANCI, row)
             candidates = [str(described(c)) for c in found.candidate_ids]
             outcomes.append(
                 (described(found.person_id), found.created, found.pending_reason, candidates)

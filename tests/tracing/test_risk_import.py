@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from fangkong import clock
 from fangkong.access.models import AuditEvent
-from fangkong.access.service import Actor
+from fangkong.access.service import SYSTEM, Actor
 from fangkong.config import get_settings
 from fangkong.errors import InvalidInput, NotFound, PermissionDenied, UnreadableFile
 from fangkong.people.models import Person
@@ -469,7 +469,7 @@ def note_row_after_row(session: Session, rows: list[list[str]], channel: str) ->
     (``note_risk_person``), in file order."""
     for r in rows:
         record = IncomingPerson(r[0], r[1], r[2], address=r[7], region_code=r[6])
-        matched = match_one(session, ANCI, record)
+        matched = match_one(session, SYSTEM, ANCI, record)
         person = session.get(Person, matched.person_id)
         assert person is not None
         note_risk_person(

@@ -54,7 +54,7 @@ def _person_of(session: Session, actor: Actor, record: IncomingPerson) -> int:
     """The person a form names, in the actor's jurisdiction. Whether the
     number belongs to someone elsewhere, to several persons or to nobody
     gets one answer: a form must not tell about other counties' persons."""
-    match = match_one(session, actor.jurisdiction, record)
+    match = match_one(session, actor, actor.jurisdiction, record)
     person = session.get(Person, match.person_id) if match.person_id is not None else None
     if person is None or not covers(actor.jurisdiction, person.region_code):
         raise InvalidInput("id_number", NOT_HERE)

@@ -17,7 +17,7 @@ Contacts and places are named inside the actor's jurisdiction; a contact or
 a place in another jurisdiction goes to that jurisdiction as a cross-region
 request. A contact known only by identity number, phone or name is to be
 resolved with the registry matcher first (``fangkong.tracing.matching.
-match_one(session, actor.jurisdiction, IncomingPerson(...))``), then named
+match_one(session, actor, actor.jurisdiction, IncomingPerson(...))``), then named
 here by person id.
 """
 

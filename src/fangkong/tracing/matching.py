@@ -60,6 +60,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fangkong import clock
+from fangkong.access.service import Actor, record_audit
 from fangkong.bulkio import copy_in, copy_out, is_postgres, key_text, reserve_ids, staged
 from fangkong.errors import InvalidInput
 from fangkong.people.models import Address, Person
@@ -101,11 +102,12 @@ class Match:
 # --- checking the cells ---------------------------------------------------------
 
 
-def match_one(session: Session, jurisdiction: str, record: IncomingPerson) -> Match:
+def match_one(session: Session, actor: Actor, jurisdiction: str, record: IncomingPerson) -> Match:
     """Match one record, creating a non-resident person when nobody matches.
-    Adds to the caller's transaction (no commit, no audit: the caller's
-    service records what it did with the match) and stores no pending match
-    (the caller keeps it with its channel and source). Raises
+    Adds to the caller's transaction (no commit). The creation of a person is
+    audited here, as ``actor``'s; what the caller then does with the match is
+    the caller's to audit. Stores no pending match (the caller keeps it with
+    its channel and source). Raises
     ``InvalidInput`` naming the field for a malformed identity number, phone,
     name, address or community."""
 
@@ -135,6 +137,15 @@ def match_one(session: Session, jurisdiction: str, record: IncomingPerson) -> Ma
             with session.begin_nested():
                 person = _new_person(row, region)
                 session.add(person)
+            record_audit(
+                session,
+                actor,
+                "person.create_nonresident",
+                "person",
+                person.id,
+                region,
+                {"id_type": person.id_type, "name": person.name},
+            )
             return Match(person.id, True, "", [])
         except IntegrityError:  # created meanwhile by another transaction: match again
             if attempt == 2:

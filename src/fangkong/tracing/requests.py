@@ -256,7 +256,7 @@ def accept_request(session: Session, actor: Actor, request_id: int) -> Accepted:
     for item in items:
         record = IncomingPerson(id_number=item.id_number, phone=item.phone, name=item.name)
         try:
-            match = match_one(session, actor.jurisdiction, record)
+            match = match_one(session, actor, actor.jurisdiction, record)
         except InvalidInput as bad:  # a malformed number from the sender: a person decides
             _keep_pending(session, request, item, record, [], f"invalid {bad.field}")
             pending += 1

@@ -250,7 +250,7 @@ def accept_self_report(
         name=report.name,
         region_code=report.region_code,
     )
-    match = match_one(session, report.region_code, record)
+    match = match_one(session, actor, report.region_code, record)
     place = session.get(Place, report.place_id) if report.place_id else None
     exposed_until = datetime.combine(report.exposed_on, time(23, 59), get_settings().zone)
     last_exposure = min(place.left_at, exposed_until) if place else exposed_until
