@@ -5,6 +5,18 @@ from fangkong.access.models import ApiToken, AuditEvent, User
 from fangkong.db import Base
 from fangkong.imports import ImportBatch, ImportReject
 from fangkong.people.models import Address, DuplicateSuspect, Household, Person
+from fangkong.quarantine.models import (
+    AlertNeighbour,
+    CheckIn,
+    Facility,
+    FacilityInspection,
+    FacilityStaff,
+    QuarantineAlert,
+    Room,
+    ScheduledTest,
+    Stay,
+    StayMove,
+)
 from fangkong.regions.models import Region, RiskZone, RiskZoneArea
 from fangkong.testing.models import (
     Exemption,
@@ -33,14 +45,19 @@ from fangkong.tracing.models import (
 
 __all__ = [
     "Address",
+    "AlertNeighbour",
     "ApiToken",
     "AuditEvent",
     "Base",
     "Case",
+    "CheckIn",
     "CrossRegionRequest",
     "DuplicateSuspect",
     "Exemption",
     "Exposure",
+    "Facility",
+    "FacilityInspection",
+    "FacilityStaff",
     "FollowUpTask",
     "Household",
     "ImportBatch",
@@ -51,16 +68,21 @@ __all__ = [
     "Person",
     "Place",
     "PositivePerson",
+    "QuarantineAlert",
     "Region",
     "RequestItem",
     "RiskPerson",
     "RiskSource",
     "RiskZone",
     "RiskZoneArea",
+    "Room",
     "Round",
     "RoundArea",
     "SamplingSite",
+    "ScheduledTest",
     "SelfReport",
+    "Stay",
+    "StayMove",
     "TemporaryControl",
     "Tube",
     "TubeMember",

@@ -120,6 +120,99 @@ class Policy(BaseSettings):
         "contact; this project's default",
     )
 
+    # --- quarantine and hospitals ---------------------------------------------
+    close_contact_quarantine_days: int = Field(
+        14,
+        ge=1,
+        le=28,
+        description="days of centralized quarantine for a close contact, counted from the "
+        "last exposure; Protocol 8th ed. (the 9th ed.: 7 days)",
+    )
+    secondary_contact_quarantine_days: int = Field(
+        7,
+        ge=1,
+        le=28,
+        description="days of quarantine for a secondary contact, counted from the last "
+        "exposure of their close contact; Protocol 8th ed.",
+    )
+    home_quarantine_days: int = Field(
+        7,
+        ge=1,
+        le=28,
+        description="days of home quarantine (居家隔离), counted from the last exposure; "
+        "Protocol 8th ed. (for persons who cannot be quarantined centrally, and the "
+        "home health monitoring after a close contact's centralized quarantine)",
+    )
+    close_contact_test_days: tuple[int, ...] = Field(
+        (1, 4, 7, 14),
+        description="days of a close contact's quarantine with a nucleic-acid test, day 1 "
+        "being the first day of the stay; Protocol 8th ed. (Hebei sites added day 10 in "
+        "March 2022: set 1,4,7,10,14)",
+    )
+    secondary_contact_test_days: tuple[int, ...] = Field(
+        (1, 4, 7),
+        description="test days of a secondary contact's quarantine; Protocol 8th ed.",
+    )
+    home_quarantine_test_days: tuple[int, ...] = Field(
+        (1, 4, 7),
+        description="test days of home quarantine; Protocol 8th ed.",
+    )
+    child_companion_below_age: int = Field(
+        14,
+        ge=0,
+        le=18,
+        description="a child younger than this may share a room with a parent or guardian "
+        "of the same household (the one exception to one person one room besides a "
+        "carer); Protocol 8th ed. allows a companion for children and persons needing "
+        "care, the age is set by the command centre",
+    )
+    floor_buffer_rooms: int = Field(
+        1,
+        ge=0,
+        le=5,
+        description="empty rooms left between two exposure groups placed on one floor; "
+        "this project's default for keeping groups apart (三区两通道 practice)",
+    )
+    release_health_check_hours: float = Field(
+        24,
+        gt=0,
+        description="a release needs a health check without symptoms this recent; this "
+        "project's default (daily health checks in quarantine, Protocol 8th ed.)",
+    )
+    home_check_grace_hours: float = Field(
+        24,
+        gt=0,
+        description="a home under quarantine without a check-in for this long is listed as "
+        "missed; daily checks by the community worker, Protocol 8th ed.",
+    )
+    hospital_admission_deadline_hours: float = Field(
+        2,
+        gt=0,
+        description="from a case's confirmation to admission in a designated hospital; "
+        "Protocol 8th ed. ('within 2 hours')",
+    )
+    capacity_forecast_days: int = Field(
+        3,
+        ge=1,
+        le=14,
+        description="days ahead the room forecast looks, and days of new close contacts "
+        "its trend averages; this project's default",
+    )
+
+    def quarantine_days_for(self, category: str) -> int:
+        return {
+            "close": self.close_contact_quarantine_days,
+            "secondary": self.secondary_contact_quarantine_days,
+        }.get(category, self.home_quarantine_days)
+
+    def test_days_for(self, category: str, kind: str) -> tuple[int, ...]:
+        """The test days of a stay of ``kind`` for a person of ``category``."""
+        if kind != "centralized":
+            return self.home_quarantine_test_days
+        if category == "close":
+            return self.close_contact_test_days
+        return self.secondary_contact_test_days
+
     def measure_for(self, category: str) -> str:
         return {
             "close": self.close_contact_measure,
@@ -148,6 +241,15 @@ class Policy(BaseSettings):
         if value not in measures:
             raise ValueError(f"unknown measure {value!r}; use one of {', '.join(measures)}")
         return value
+
+    @field_validator(
+        "close_contact_test_days", "secondary_contact_test_days", "home_quarantine_test_days"
+    )
+    @classmethod
+    def _test_days(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(day < 1 for day in value):
+            raise ValueError("test days are day numbers of the stay, from 1")
+        return tuple(sorted(set(value)))
 
     @field_validator("swab_pool_sizes")
     @classmethod

@@ -43,6 +43,10 @@ class Permission(StrEnum):
     TRACING_IMPORT = "tracing.import"  # risk-person lists from the channels
     TRACING_MANAGE = "tracing.manage"  # a risk person's status and measure, bulk actions
     TRACING_REQUESTS = "tracing.requests"  # send, accept and answer cross-region requests
+    QUARANTINE_READ = "quarantine.read"  # facilities, rooms, stays, alerts, capacity
+    QUARANTINE_FACILITIES = "quarantine.facilities"  # facilities, rooms, inspections, staff
+    QUARANTINE_STAYS = "quarantine.stays"  # place, transfer, test, release, admit, discharge
+    QUARANTINE_HOME = "quarantine.home"  # home quarantine orders and daily check-ins
 
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {
@@ -79,6 +83,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.TRACING_IMPORT,
             _P.TRACING_MANAGE,
             _P.TRACING_REQUESTS,
+            _P.QUARANTINE_READ,
+            _P.QUARANTINE_FACILITIES,
+            _P.QUARANTINE_STAYS,
+            _P.QUARANTINE_HOME,
         }
     ),
     Role.COMMUNITY_WORKER: frozenset(
@@ -94,6 +102,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.TRACING_READ,
             _P.TRACING_IMPORT,
             _P.TRACING_MANAGE,
+            _P.QUARANTINE_READ,
+            _P.QUARANTINE_HOME,
         }
     ),
     Role.SAMPLER: frozenset({_P.REGISTRY_READ, _P.TESTING_READ, _P.TESTING_SAMPLE}),
@@ -108,9 +118,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.TRACING_IMPORT,
             _P.TRACING_MANAGE,
             _P.TRACING_REQUESTS,
+            _P.QUARANTINE_READ,
         }
     ),
-    Role.FACILITY_MANAGER: frozenset({_P.REGISTRY_READ, _P.TRACING_READ}),
+    Role.FACILITY_MANAGER: frozenset(
+        {_P.REGISTRY_READ, _P.TRACING_READ, _P.QUARANTINE_READ, _P.QUARANTINE_STAYS}
+    ),
     Role.SUPPLY_OFFICE: frozenset(),
     Role.CHECKPOINT_OFFICER: frozenset(),
 }

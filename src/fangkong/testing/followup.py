@@ -51,7 +51,8 @@ def follow_up(
 
 
 def _control_members(conn: Connection, at: object) -> int:
-    """Members of every positive tube not yet controlled for it."""
+    """Members of every positive tube of a round not yet controlled for it (a
+    tube taken during a quarantine stay needs none: the person is in one)."""
     return conn.execute(
         text(
             """INSERT INTO temporary_control
@@ -59,7 +60,7 @@ def _control_members(conn: Connection, at: object) -> int:
             SELECT m.person_id, m.region_code, m.round_id, m.tube_id, :at, ''
             FROM stage_turned s
             JOIN tube_member m ON m.tube_id = s.tube_id
-            WHERE NOT EXISTS (
+            WHERE m.round_id IS NOT NULL AND NOT EXISTS (
                 SELECT 1 FROM temporary_control c
                 WHERE c.person_id = m.person_id AND c.source_tube_id = m.tube_id)"""
         ),

@@ -89,21 +89,23 @@ class SamplingSite(Base):
 
 class Tube(Base):
     """A sampling tube: ``pool_size`` swabs at most (1 = single tube).
-    ``result`` is the first result received; a different later one sets
+    ``purpose``: a round's tube, a follow-up re-sample of a positive pool's
+    member (in that round), or a single tube taken during a quarantine stay
+    (``stay``: no round). ``result`` is the first result received; a different later one sets
     ``conflict`` for a person to settle, and both stay in ``lab_result``."""
 
     __tablename__ = "tube"
     __table_args__ = (
         CheckConstraint(f"state IN {TUBE_STATES}", name="state"),
         CheckConstraint(f"result IS NULL OR result IN {RESULTS}", name="result"),
-        CheckConstraint("purpose IN ('round', 'followup')", name="purpose"),
+        CheckConstraint("purpose IN ('round', 'followup', 'stay')", name="purpose"),
         Index("uq_tube_barcode", "barcode", unique=True),
         Index("ix_tube_round_state", "round_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     barcode: Mapped[str] = mapped_column(code_type(40))
-    round_id: Mapped[int] = mapped_column(Integer)
+    round_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: a stay's test
     region_code: Mapped[str] = mapped_column(code_type(12), index=True)
     site_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     pool_size: Mapped[int] = mapped_column(Integer)
@@ -146,7 +148,7 @@ class TubeMember(Base):
 
     tube_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     person_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    round_id: Mapped[int] = mapped_column(Integer)
+    round_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     region_code: Mapped[str] = mapped_column(code_type(12))
     sampled_at: Mapped[datetime] = mapped_column(UtcDateTime)
     task_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -246,7 +248,9 @@ class PositivePerson(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     region_code: Mapped[str] = mapped_column(code_type(12), index=True)
-    round_id: Mapped[int] = mapped_column(ForeignKey("testing_round.id"), index=True)
+    round_id: Mapped[int | None] = mapped_column(
+        ForeignKey("testing_round.id"), nullable=True, index=True
+    )  # None: a test during a quarantine stay
     tube_id: Mapped[int] = mapped_column(ForeignKey("tube.id"))
     via_pool_tube_id: Mapped[int | None] = mapped_column(ForeignKey("tube.id"), nullable=True)
     lab_result_id: Mapped[int] = mapped_column(ForeignKey("lab_result.id"))

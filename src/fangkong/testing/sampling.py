@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from fangkong import clock
 from fangkong.access.rules import Permission, covers
 from fangkong.access.service import Actor, ensure_in_scope, record_audit, require
-from fangkong.errors import InvalidInput, NotFound
+from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.people.identity import mask_identity
 from fangkong.people.models import Person
 from fangkong.policy import get_policy
@@ -48,7 +48,7 @@ class MemberView:
 class TubeView:
     id: int
     barcode: str
-    round_id: int
+    round_id: int | None  # None: a single tube taken during a quarantine stay
     pool_size: int
     purpose: str
     state: str
@@ -175,6 +175,8 @@ def add_to_tube(session: Session, actor: Actor, *, barcode: str, id_number: str)
     same tube again changes nothing."""
     require(actor, Permission.TESTING_SAMPLE)
     tube = load_tube(session, actor, barcode)
+    if tube.round_id is None:
+        raise Conflict(f"tube {tube.barcode} was taken during a quarantine stay, not in a round")
     testing_round = get_round(session, actor, tube.round_id)
     person = session.scalar(
         select(Person).where(
