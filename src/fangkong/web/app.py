@@ -34,6 +34,10 @@ from fangkong.config import get_settings
 from fangkong.errors import FangkongError, InvalidInput, NotAuthenticated
 from fangkong.people import api as people_api
 from fangkong.people import views as people_views
+from fangkong.quarantine import facility_views as quarantine_facility_views
+from fangkong.quarantine import hospital_views as quarantine_hospital_views
+from fangkong.quarantine import placement_views as quarantine_placement_views
+from fangkong.quarantine import stay_views as quarantine_stay_views
 from fangkong.regions import api as regions_api
 from fangkong.regions import views as regions_views
 from fangkong.testing import api as testing_api
@@ -70,6 +74,10 @@ ROUTERS: list[APIRouter] = [
     tracing_views.router,
     tracing_case_views.router,
     tracing_api.router,
+    quarantine_facility_views.router,
+    quarantine_placement_views.router,
+    quarantine_stay_views.router,
+    quarantine_hospital_views.router,
 ]
 
 # Scripts only from this site; inline styles are allowed (ECharts, htmx indicators).
