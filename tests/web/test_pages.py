@@ -16,6 +16,7 @@ from fangkong.access.models import User
 from fangkong.access.service import SYSTEM, issue_api_token
 from fangkong.db import session_scope
 from fangkong.people.models import Person
+from fangkong.quarantine.models import NEIGHBOUR_RELATIONS, WARD_LEVELS
 from fangkong.regions.catalog import Level
 from fangkong.regions.service import ZONE_LEVELS
 from fangkong.testing.models import RESULTS, TUBE_STATES
@@ -604,6 +605,9 @@ def test_every_translation_key_used_in_templates_is_in_the_catalogue() -> None:
         "tracing.route.": list(DETECTION_ROUTES),
         "tracing.basis.": [b for b in CONTROL_BASES if b],
         "tracing.setting.": list(SETTINGS),
+        "hospital.level.": list(WARD_LEVELS),
+        "qalert.status.": ["open", "closed"],
+        "qalert.relation.": list(NEIGHBOUR_RELATIONS),
     }
     assert {k for k in used if k.endswith(".")} <= set(built)
     for prefix, values in built.items():

@@ -7,7 +7,9 @@ transaction (one statement per step however many tubes turned):
 - a positive single tube: a positive person for the tracing capability (the
   person stays under control); a follow-up task it answered is resolved;
 - a negative follow-up tube: the task is resolved and the control lifted;
-- an invalid follow-up tube: the task is open again (re-sample).
+- an invalid follow-up tube: the task is open again (re-sample);
+- a positive tube taken during a quarantine stay after a negative one in the
+  same facility: a cross-infection alert (:mod:`fangkong.quarantine.alerts`).
 
 Every step stamps its time, so the delay from a pooled result to members
 controlled, re-sampled and resolved can be measured."""
@@ -22,6 +24,7 @@ from sqlalchemy import Connection, text
 
 from fangkong.bulkio import db_time, staged
 from fangkong.policy import get_policy
+from fangkong.quarantine.alerts import raise_cross_infection_alerts
 
 
 def _turned(conn: Connection, tube_ids: list[int]) -> AbstractContextManager[str]:
@@ -44,6 +47,7 @@ def follow_up(
             controlled = _control_members(conn, at)
             _create_tasks(conn, at, now)
             _record_positive_persons(conn, at)
+        raise_cross_infection_alerts(conn, positive_tube_ids, now)
     if settled:
         with _turned(conn, settled):
             _resolve_tasks(conn, at)

@@ -1,0 +1,675 @@
+"""Cross-infection alerts (交叉感染预警): a person who tests positive during a
+centralized-quarantine stay after a negative test taken in the same
+facility was infected inside it. The alert names the neighbours who were
+exposed, and each becomes a close contact with their own measure.
+
+What raises an alert, and who is named (the rules:
+:func:`neighbour_relation`):
+
+- the positive tube is a single tube taken during a stay (purpose
+  ``stay``); its stay is the one its scheduled test belongs to, else the
+  person's stay at the sample time;
+- an earlier tube of the same stay, sampled after the person arrived in
+  the facility where the positive sample was taken, was negative. A first
+  positive without such a negative was brought in: it raises no alert but is
+  listed on the board (:func:`alerts_board`) as brought in;
+- the neighbours are the persons whose centralized stay is in force in the
+  same facility: in the same or an adjacent room (``adjacent_room``), on the
+  same floor of the same building (``same_floor``), or served by the same
+  care team (``same_team``), the first that holds;
+- each neighbour is noted as a close contact (channel ``investigation``,
+  source ``cross-infection alert <id>``, last exposure = the positive
+  sample's time) with an exposure edge from the positive person; their stay's
+  planned end is counted again from that exposure (never brought forward)
+  and the tests of the new period are added to its schedule.
+
+The positive person's own case is opened by an epidemiologist from the
+positive board; since their risk record was under the quarantine measure
+when the sample was taken, the case's detection route is
+``quarantine_screening`` and it counts as controlled.
+
+:func:`raise_cross_infection_alerts` runs inside the lab result's
+transaction (called by :func:`fangkong.testing.followup.follow_up`), with the
+system as the actor of its audit events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import NamedTuple
+
+from sqlalchemy import Connection, func, or_, select
+from sqlalchemy.orm import Session
+
+from fangkong import clock
+from fangkong.access.rules import Permission
+from fangkong.access.service import SYSTEM, Actor, record_audit, require
+from fangkong.config import get_settings
+from fangkong.errors import Conflict, InvalidInput, NotFound
+from fangkong.people.identity import mask_identity
+from fangkong.people.models import Person
+from fangkong.policy import get_policy
+from fangkong.quarantine.models import (
+    AlertNeighbour,
+    Facility,
+    QuarantineAlert,
+    Room,
+    ScheduledTest,
+    Stay,
+    StayMove,
+)
+from fangkong.quarantine.scope import get_facility, may_see_facility, scope_facilities
+from fangkong.quarantine.stay_rules import planned_end_on, test_schedule
+from fangkong.testing.models import PositivePerson, Tube, TubeMember
+from fangkong.tracing.graph_service import update_secondary_contacts_around
+from fangkong.tracing.models import Case, Exposure, RiskPerson
+from fangkong.tracing.risk import note_risk_person
+
+ALERT_SOURCE = "cross-infection alert {id}"
+EXPOSURE_SETTING = "other"  # a quarantine site is none of the named settings
+RELATION_ORDER = ("adjacent_room", "same_floor", "same_team")
+MAX_NOTE = 2000
+
+
+# --- the rules (pure) ------------------------------------------------------------
+
+
+class Spot(NamedTuple):
+    """Where a room is, as the neighbour rule needs it."""
+
+    room_id: int
+    building: str
+    floor: int
+    position: int
+    care_team: str
+
+
+def neighbour_relation(case: Spot, other: Spot) -> str | None:
+    """How a person in room ``other`` was exposed to a case in room
+    ``case`` (same facility), the closest first; None when not at all. A
+    room shared with the case (a companion) counts as adjacent."""
+    same_floor = case.building == other.building and case.floor == other.floor
+    if other.room_id == case.room_id or (same_floor and abs(case.position - other.position) == 1):
+        return "adjacent_room"
+    if same_floor:
+        return "same_floor"
+    if case.care_team and case.care_team == other.care_team:
+        return "same_team"
+    return None
+
+
+def new_period_tests(
+    stay_start_on: date,
+    period_start_on: date,
+    end_on: date,
+    test_days: tuple[int, ...],
+    scheduled: Iterable[tuple[int, date]],
+) -> list[tuple[int, date]]:
+    """The tests of a quarantine period counted again from a new exposure
+    (starting ``period_start_on``, ending ``end_on``), as (day of the stay,
+    due date), leaving out the days and dates the stay has scheduled."""
+    known = list(scheduled)
+    days = {day for day, _ in known}
+    dates = {on for _, on in known}
+    added: list[tuple[int, date]] = []
+    for _, due in test_schedule(period_start_on, end_on, test_days):
+        day = (due - stay_start_on).days + 1
+        if day >= 1 and day not in days and due not in dates:
+            added.append((day, due))
+            days.add(day)
+            dates.add(due)
+    return added
+
+
+# --- where a stay was when a sample was taken ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Placement:
+    room: Room
+    arrived_at: datetime  # when the stay entered the room's facility
+
+
+def placement_at(session: Session, stay: Stay, at: datetime) -> Placement | None:
+    """The room a facility stay was in at ``at`` and since when the stay was
+    in that room's facility (transfers between facilities count anew)."""
+    moves = session.scalars(
+        select(StayMove).where(StayMove.stay_id == stay.id).order_by(StayMove.moved_at, StayMove.id)
+    ).all()
+    before = [m for m in moves if m.moved_at <= at]
+    if before:
+        room_id = before[-1].to_room_id
+    elif moves:
+        room_id = moves[0].from_room_id
+    else:
+        room_id = stay.room_id
+    room = session.get(Room, room_id) if room_id is not None else None
+    if room is None:
+        return None
+    arrived = stay.started_at
+    for move in before:
+        to_room = session.get(Room, move.to_room_id) if move.to_room_id else None
+        from_room = session.get(Room, move.from_room_id) if move.from_room_id else None
+        came_in = to_room is not None and to_room.facility_id == room.facility_id
+        if came_in and (from_room is None or from_room.facility_id != room.facility_id):
+            arrived = move.moved_at
+    return Placement(room, arrived)
+
+
+def stay_of_tube(
+    session: Session, tube_id: int, person_id: int, sampled_at: datetime
+) -> Stay | None:
+    """The stay a stay tube was taken for: its scheduled test's, else the
+    person's stay at the sample time."""
+    stay_id = session.scalar(
+        select(ScheduledTest.stay_id).where(ScheduledTest.tube_id == tube_id).limit(1)
+    )
+    if stay_id is not None:
+        return session.get(Stay, stay_id)
+    return session.scalars(
+        select(Stay)
+        .where(
+            Stay.person_id == person_id,
+            Stay.started_at <= sampled_at,
+            or_(Stay.ended_at.is_(None), Stay.ended_at >= sampled_at),
+        )
+        .order_by(Stay.started_at.desc(), Stay.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _earlier_negative(
+    session: Session, person_id: int, since: datetime, before: datetime
+) -> int | None:
+    """A negative stay tube of the person sampled in [since, before)."""
+    return session.scalar(
+        select(Tube.id)
+        .join(TubeMember, TubeMember.tube_id == Tube.id)
+        .where(
+            TubeMember.person_id == person_id,
+            Tube.purpose == "stay",
+            Tube.result == "negative",
+            TubeMember.sampled_at >= since,
+            TubeMember.sampled_at < before,
+        )
+        .order_by(TubeMember.sampled_at.desc())
+        .limit(1)
+    )
+
+
+class InStayPositive(NamedTuple):
+    tube_id: int
+    person_id: int
+    sampled_at: datetime
+    stay: Stay
+    placement: Placement
+    negative_tube_id: int | None  # None: brought in
+
+
+def _in_stay_positive(session: Session, tube_id: int) -> InStayPositive | None:
+    member = session.execute(
+        select(TubeMember.person_id, TubeMember.sampled_at)
+        .join(Tube, Tube.id == TubeMember.tube_id)
+        .where(Tube.id == tube_id, Tube.purpose == "stay", Tube.result == "positive")
+        .limit(1)
+    ).first()
+    if member is None:
+        return None
+    stay = stay_of_tube(session, tube_id, member.person_id, member.sampled_at)
+    if stay is None or stay.kind != "centralized":
+        return None
+    placement = placement_at(session, stay, member.sampled_at)
+    if placement is None:
+        return None
+    negative = _earlier_negative(
+        session, stay.person_id, max(placement.arrived_at, stay.started_at), member.sampled_at
+    )
+    return InStayPositive(tube_id, member.person_id, member.sampled_at, stay, placement, negative)
+
+
+# --- raising alerts (inside the lab result's transaction) --------------------------------
+
+
+def raise_cross_infection_alerts(
+    conn: Connection, positive_tube_ids: Sequence[int], now: datetime
+) -> list[int]:
+    """Raise an alert for each positive stay tube taken after a negative one
+    in the same facility (once per stay and tube); returns the new alerts'
+    ids. Adds to the caller's transaction (a savepoint of its own) and does
+    not commit it."""
+    if not positive_tube_ids:
+        return []
+    stay_tubes = conn.scalars(
+        select(Tube.id).where(Tube.id.in_(list(positive_tube_ids)), Tube.purpose == "stay")
+    ).all()
+    if not stay_tubes:  # a round's positives: nothing to do here
+        return []
+    session = Session(bind=conn, join_transaction_mode="create_savepoint")
+    try:
+        raised: list[int] = []
+        for tube_id in sorted(stay_tubes):
+            found = _in_stay_positive(session, tube_id)
+            if found is None or found.negative_tube_id is None:
+                continue  # not in a facility, or brought in
+            known = session.scalar(
+                select(QuarantineAlert.id).where(
+                    QuarantineAlert.stay_id == found.stay.id, QuarantineAlert.tube_id == tube_id
+                )
+            )
+            if known is None:
+                raised.append(_raise(session, found, now))
+        session.commit()
+        return raised
+    finally:
+        session.close()
+
+
+def _raise(session: Session, found: InStayPositive, now: datetime) -> int:
+    room = found.placement.room
+    facility = session.get(Facility, room.facility_id)
+    assert facility is not None  # a foreign key
+    alert = QuarantineAlert(
+        kind="cross_infection",
+        facility_id=facility.id,
+        region_code=facility.region_code,
+        stay_id=found.stay.id,
+        person_id=found.person_id,
+        tube_id=found.tube_id,
+        sampled_at=found.sampled_at,
+        raised_at=now,
+        status="open",
+        note="",
+    )
+    session.add(alert)
+    session.flush()
+    case_spot = Spot(room.id, room.building, room.floor, room.position, room.care_team)
+    named: list[dict[str, object]] = []
+    for stay, other in session.execute(
+        select(Stay, Room)
+        .join(Room, Room.id == Stay.room_id)
+        .where(
+            Stay.facility_id == facility.id,
+            Stay.ended_at.is_(None),
+            Stay.kind == "centralized",
+            Stay.person_id != found.person_id,
+        )
+        .order_by(Room.building, Room.floor, Room.position, Stay.id)
+    ):
+        relation = neighbour_relation(
+            case_spot,
+            Spot(other.id, other.building, other.floor, other.position, other.care_team),
+        )
+        if relation is None:
+            continue
+        if session.scalar(select(Case.id).where(Case.person_id == stay.person_id)) is not None:
+            continue  # a case is not a contact
+        risk = _note_neighbour(session, alert, stay, found, now)
+        session.add(
+            AlertNeighbour(
+                alert_id=alert.id,
+                stay_id=stay.id,
+                person_id=stay.person_id,
+                relation=relation,
+                risk_person_id=risk.id,
+            )
+        )
+        extension = _extend_stay(session, stay, risk.category, found.sampled_at)
+        named.append({"person_id": stay.person_id, "relation": relation, **extension})
+    session.flush()
+    refreshed = update_secondary_contacts_around(
+        session, [found.person_id, *(int(str(n["person_id"])) for n in named)]
+    )
+    record_audit(
+        session,
+        SYSTEM,
+        "quarantine.alert.raise",
+        "quarantine_alert",
+        alert.id,
+        alert.region_code,
+        {
+            "facility_id": facility.id,
+            "stay_id": found.stay.id,
+            "person_id": found.person_id,
+            "tube_id": found.tube_id,
+            "negative_tube_id": found.negative_tube_id,
+            "sampled_at": found.sampled_at.isoformat(),
+            "room": room.number,
+            "neighbours": named,
+            "secondary_added": refreshed.added,
+        },
+    )
+    return alert.id
+
+
+def _note_neighbour(
+    session: Session, alert: QuarantineAlert, stay: Stay, found: InStayPositive, now: datetime
+) -> RiskPerson:
+    person = session.get(Person, stay.person_id)
+    assert person is not None  # a foreign key
+    noted = note_risk_person(
+        session,
+        person_id=person.id,
+        region_code=person.region_code,
+        category="close",
+        channel="investigation",
+        source=ALERT_SOURCE.format(id=alert.id),
+        reported_at=now,
+        last_exposure_at=found.sampled_at,
+    )
+    risk = noted.risk_person
+    if risk.status in ("to_find", "found"):  # they are in a room already: under the measure
+        risk.status = "under_measure"
+        risk.controlled_at = risk.controlled_at or stay.started_at
+        risk.updated_at = now
+    if stay.risk_person_id is None:
+        stay.risk_person_id = risk.id
+    edge = session.scalars(
+        select(Exposure).where(
+            Exposure.source_person_id == found.person_id, Exposure.person_id == person.id
+        )
+    ).one_or_none()
+    if edge is None:
+        session.add(
+            Exposure(
+                source_person_id=found.person_id,
+                person_id=person.id,
+                region_code=person.region_code,
+                setting=EXPOSURE_SETTING,
+                last_exposure_at=found.sampled_at,
+                transmission=False,
+                investigation_id=None,
+                recorded_at=now,
+            )
+        )
+    elif edge.last_exposure_at is None or edge.last_exposure_at < found.sampled_at:
+        edge.last_exposure_at = found.sampled_at
+    return risk
+
+
+def _extend_stay(
+    session: Session, stay: Stay, category: str, exposed_at: datetime
+) -> dict[str, object]:
+    """Count the stay's planned end again from a new last exposure (never
+    earlier than planned) and add the tests of the new period."""
+    policy = get_policy()
+    zone = get_settings().zone
+    if stay.last_exposure_at is None or stay.last_exposure_at < exposed_at:
+        stay.last_exposure_at = exposed_at
+    assert stay.last_exposure_at is not None
+    end = planned_end_on(
+        stay.last_exposure_at.astimezone(zone).date(), policy.quarantine_days_for(category)
+    )
+    before = stay.planned_end_on
+    if before is None or end > before:
+        stay.planned_end_on = end
+    scheduled = session.execute(
+        select(ScheduledTest.day, ScheduledTest.due_on).where(ScheduledTest.stay_id == stay.id)
+    )
+    added = new_period_tests(
+        stay.started_at.astimezone(zone).date(),
+        clock.today_local(),
+        stay.planned_end_on or end,
+        policy.test_days_for(category, stay.kind),
+        scheduled,
+    )
+    session.add_all(ScheduledTest(stay_id=stay.id, day=day, due_on=on) for day, on in added)
+    changes: dict[str, object] = {
+        "planned_end_on": [
+            before.isoformat() if before else None,
+            stay.planned_end_on.isoformat() if stay.planned_end_on else None,
+        ],
+        "tests_added": [on.isoformat() for _, on in added],
+    }
+    record_audit(session, SYSTEM, "stay.exposure", "stay", stay.id, stay.region_code, changes)
+    return changes
+
+
+# --- reading and closing alerts --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    id: int
+    facility_id: int
+    facility: str
+    room: str
+    person_id: int
+    name: str
+    id_number: str  # masked
+    sampled_at: datetime
+    raised_at: datetime
+    status: str
+    neighbours: int
+    positive_person_id: int | None
+    case_id: int | None
+
+
+@dataclass(frozen=True)
+class NeighbourRow:
+    stay_id: int
+    person_id: int
+    name: str
+    id_number: str  # masked
+    room: str
+    relation: str
+    category: str
+    risk_status: str
+    planned_end_on: date | None
+
+
+@dataclass(frozen=True)
+class AlertDetail:
+    alert: AlertRow
+    note: str
+    closed_at: datetime | None
+    neighbours: list[NeighbourRow]
+
+
+@dataclass(frozen=True)
+class BroughtIn:
+    """A positive in a facility without an earlier negative there: found on
+    arrival, infected before (no alert)."""
+
+    tube_id: int
+    facility_id: int
+    facility: str
+    room: str
+    person_id: int
+    name: str
+    id_number: str  # masked
+    sampled_at: datetime
+    positive_person_id: int | None
+    case_id: int | None
+
+
+@dataclass(frozen=True)
+class AlertsBoard:
+    alerts: list[AlertRow]
+    brought_in: list[BroughtIn]
+
+
+def _positive_and_case(
+    session: Session, person_id: int, tube_id: int
+) -> tuple[int | None, int | None]:
+    positive = session.scalar(
+        select(PositivePerson.id).where(
+            PositivePerson.person_id == person_id, PositivePerson.tube_id == tube_id
+        )
+    )
+    case = session.scalar(select(Case.id).where(Case.person_id == person_id))
+    return positive, case
+
+
+def _rows(session: Session, alerts: Sequence[QuarantineAlert]) -> list[AlertRow]:
+    ids = [a.id for a in alerts]
+    counts: dict[int, int] = dict(
+        session.execute(
+            select(AlertNeighbour.alert_id, func.count())
+            .where(AlertNeighbour.alert_id.in_(ids or [-1]))
+            .group_by(AlertNeighbour.alert_id)
+        ).all()
+    )
+    rows = []
+    for alert in alerts:
+        facility = session.get(Facility, alert.facility_id)
+        person = session.get(Person, alert.person_id)
+        stay = session.get(Stay, alert.stay_id)
+        assert facility is not None
+        assert person is not None
+        assert stay is not None
+        placement = placement_at(session, stay, alert.sampled_at)
+        positive, case = _positive_and_case(session, alert.person_id, alert.tube_id)
+        rows.append(
+            AlertRow(
+                id=alert.id,
+                facility_id=facility.id,
+                facility=facility.name,
+                room=placement.room.number if placement else "",
+                person_id=person.id,
+                name=person.name,
+                id_number=mask_identity(person.id_number),
+                sampled_at=alert.sampled_at,
+                raised_at=alert.raised_at,
+                status=alert.status,
+                neighbours=int(counts.get(alert.id, 0)),
+                positive_person_id=positive,
+                case_id=case,
+            )
+        )
+    return rows
+
+
+def list_alerts(session: Session, actor: Actor, facility_id: int | None = None) -> list[AlertRow]:
+    """The alerts of the facilities the actor sees, open ones first, newest
+    first."""
+    require(actor, Permission.QUARANTINE_READ)
+    stmt = select(QuarantineAlert)
+    if facility_id is not None:
+        get_facility(session, actor, facility_id)
+        stmt = stmt.where(QuarantineAlert.facility_id == facility_id)
+    stmt = scope_facilities(
+        session, stmt, actor, QuarantineAlert.region_code, QuarantineAlert.facility_id
+    ).order_by(
+        (QuarantineAlert.status == "open").desc(),
+        QuarantineAlert.raised_at.desc(),
+        QuarantineAlert.id.desc(),
+    )
+    return _rows(session, session.scalars(stmt.limit(500)).all())
+
+
+def _alert_in_scope(session: Session, actor: Actor, alert_id: int) -> QuarantineAlert:
+    alert = session.get(QuarantineAlert, alert_id)
+    facility = session.get(Facility, alert.facility_id) if alert else None
+    if alert is None or facility is None or not may_see_facility(session, actor, facility):
+        raise NotFound("alert not found")
+    return alert
+
+
+def get_alert(session: Session, actor: Actor, alert_id: int) -> AlertDetail:
+    require(actor, Permission.QUARANTINE_READ)
+    alert = _alert_in_scope(session, actor, alert_id)
+    neighbours = []
+    for neighbour, person, stay, room, risk in session.execute(
+        select(AlertNeighbour, Person, Stay, Room, RiskPerson)
+        .join(Person, Person.id == AlertNeighbour.person_id)
+        .join(Stay, Stay.id == AlertNeighbour.stay_id)
+        .outerjoin(Room, Room.id == Stay.room_id)
+        .outerjoin(RiskPerson, RiskPerson.id == AlertNeighbour.risk_person_id)
+        .where(AlertNeighbour.alert_id == alert.id)
+        .order_by(Room.building, Room.floor, Room.position, Person.id)
+    ):
+        neighbours.append(
+            NeighbourRow(
+                stay_id=stay.id,
+                person_id=person.id,
+                name=person.name,
+                id_number=mask_identity(person.id_number),
+                room=room.number if room else "",
+                relation=neighbour.relation,
+                category=risk.category if risk else "",
+                risk_status=risk.status if risk else "",
+                planned_end_on=stay.planned_end_on,
+            )
+        )
+    neighbours.sort(key=lambda n: RELATION_ORDER.index(n.relation))
+    return AlertDetail(_rows(session, [alert])[0], alert.note, alert.closed_at, neighbours)
+
+
+def close_alert(session: Session, actor: Actor, alert_id: int, note: str) -> QuarantineAlert:
+    """Close an alert once its neighbours are handled, saying how."""
+    require(actor, Permission.QUARANTINE_STAYS)
+    alert = _alert_in_scope(session, actor, alert_id)
+    note = note.strip()
+    if not note:
+        raise InvalidInput("note", "say how the alert was handled (关闭说明)")
+    if len(note) > MAX_NOTE:
+        raise InvalidInput("note", f"at most {MAX_NOTE} characters")
+    if alert.status == "closed":
+        raise Conflict(f"预警 {alert.id} 已关闭 (alert {alert.id} is closed already)")
+    now = clock.now()
+    alert.status, alert.closed_at, alert.closed_by, alert.note = "closed", now, actor.user_id, note
+    record_audit(
+        session,
+        actor,
+        "quarantine.alert.close",
+        "quarantine_alert",
+        alert.id,
+        alert.region_code,
+        {"status": ["open", "closed"], "note": note},
+    )
+    session.commit()
+    return alert
+
+
+def alerts_board(
+    session: Session, actor: Actor, facility_id: int | None = None, *, days: int = 30
+) -> AlertsBoard:
+    """The alerts, and the positives of the last ``days`` found in the
+    actor's facilities without an earlier negative there (brought in)."""
+    alerts = list_alerts(session, actor, facility_id)
+    since = clock.now() - timedelta(days=days)
+    alerted = {
+        (stay_id, tube_id)
+        for stay_id, tube_id in session.execute(
+            select(QuarantineAlert.stay_id, QuarantineAlert.tube_id)
+        )
+    }
+    brought: list[BroughtIn] = []
+    for tube_id, sampled_at in session.execute(
+        select(Tube.id, TubeMember.sampled_at)
+        .join(TubeMember, TubeMember.tube_id == Tube.id)
+        .where(Tube.purpose == "stay", Tube.result == "positive", TubeMember.sampled_at >= since)
+        .order_by(TubeMember.sampled_at.desc())
+        .limit(500)
+    ):
+        found = _in_stay_positive(session, tube_id)
+        if found is None or found.negative_tube_id is not None:
+            continue
+        if (found.stay.id, tube_id) in alerted:
+            continue
+        facility = session.get(Facility, found.placement.room.facility_id)
+        assert facility is not None
+        if facility_id is not None and facility.id != facility_id:
+            continue
+        if not may_see_facility(session, actor, facility):
+            continue
+        person = session.get(Person, found.person_id)
+        assert person is not None
+        positive, case = _positive_and_case(session, person.id, tube_id)
+        brought.append(
+            BroughtIn(
+                tube_id=tube_id,
+                facility_id=facility.id,
+                facility=facility.name,
+                room=found.placement.room.number,
+                person_id=person.id,
+                name=person.name,
+                id_number=mask_identity(person.id_number),
+                sampled_at=sampled_at,
+                positive_person_id=positive,
+                case_id=case,
+            )
+        )
+    return AlertsBoard(alerts, brought)

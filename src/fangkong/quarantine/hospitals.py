@@ -1,0 +1,581 @@
+"""Designated and makeshift hospitals (定点医院, 方舱医院): admission of cases
+to a bed by severity, transfers, discharge, bed occupancy, and the cases
+not admitted within the policy's hours.
+
+- A case is admitted to a bed whose ward level fits its severity
+  (:func:`bed_fits`): a bed of the same level, or a bed whose ward has no
+  level recorded. Without a bed named, the first free one of that level is
+  taken (building, floor, corridor order). A hospital whose zone inspection
+  has not passed receives no one; when no bed of the level is free, the
+  refusal names the hospitals of the actor's jurisdiction that have one.
+- A person still in a quarantine stay leaves it on admission (end reason
+  ``became_case``); their room goes to cleaning, and the hospital stay
+  starts (kind ``hospital``, with the case and its severity).
+- A transfer moves the hospital stay to another bed (another ward or
+  hospital, a new severity); a discharge ends it. Each bed left goes to
+  cleaning. The case itself is never changed here.
+- A case without any hospital stay whose confirmation is older than
+  ``hospital_admission_deadline_hours`` (Protocol 8th ed.: within 2 hours)
+  is listed as not admitted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from fangkong import clock
+from fangkong.access.rules import Permission
+from fangkong.access.service import Actor, record_audit, require, scope
+from fangkong.errors import Conflict, InvalidInput, NotFound
+from fangkong.people.identity import mask_identity
+from fangkong.people.models import Person
+from fangkong.policy import get_policy
+from fangkong.quarantine.facilities import latest_inspection, refuse_unless_receiving
+from fangkong.quarantine.models import WARD_LEVELS, Facility, Room, Stay, StayMove
+from fangkong.quarantine.scope import get_facility, scope_facilities, staffed_facility_ids
+from fangkong.tracing.cases import get_case
+from fangkong.tracing.models import Case
+
+HOSPITAL_KINDS = ("designated_hospital", "makeshift_hospital")
+SEVERITIES = WARD_LEVELS[1:]  # mild, moderate, severe, critical
+MAX_NOTE = 500
+
+
+# --- the rules (pure) ----------------------------------------------------------------
+
+
+def bed_fits(ward_level: str, severity: str) -> bool:
+    """A bed takes a patient of its ward's level; a ward without a level
+    recorded takes any."""
+    return ward_level in ("", severity)
+
+
+def admission_overdue(confirmed_at: datetime, now: datetime, deadline_hours: float) -> bool:
+    return confirmed_at + timedelta(hours=deadline_hours) < now
+
+
+# --- beds ------------------------------------------------------------------------------
+
+
+def _check_severity(severity: str) -> None:
+    if severity not in SEVERITIES:
+        raise InvalidInput("severity", f"one of {', '.join(SEVERITIES)}")
+
+
+def _hospital(session: Session, actor: Actor, facility_id: int) -> Facility:
+    facility = get_facility(session, actor, facility_id)
+    if facility.kind not in HOSPITAL_KINDS:
+        raise InvalidInput("facility_id", f"{facility.name} is not a hospital")
+    return facility
+
+
+def _occupied(session: Session, room_id: int) -> bool:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Stay)
+            .where(Stay.room_id == room_id, Stay.ended_at.is_(None))
+        )
+        or 0
+    ) > 0
+
+
+def _free_elsewhere(session: Session, actor: Actor, severity: str, but: int) -> str:
+    """Where beds for ``severity`` are free in the actor's jurisdiction."""
+    rows = session.execute(
+        scope(
+            select(Facility.id, Facility.name, Room.ward_level, func.count())
+            .join(Room, Room.facility_id == Facility.id)
+            .where(
+                Facility.kind.in_(HOSPITAL_KINDS),
+                Facility.active.is_(True),
+                Facility.id != but,
+                Room.kind == "bed",
+                Room.status == "ready",
+            )
+            .group_by(Facility.id, Facility.name, Room.ward_level)
+            .order_by(Facility.name),
+            Facility.region_code,
+            actor,
+        )
+    ).all()
+    free: Counter[str] = Counter()
+    for facility_id, name, level, count in rows:
+        inspection = latest_inspection(session, facility_id)
+        if bed_fits(level, severity) and inspection is not None and inspection.passed:
+            free[name] += count
+    if not free:
+        return f"no hospital of your jurisdiction has a free {severity} bed"
+    return "free beds: " + ", ".join(f"{name} {count}" for name, count in free.items())
+
+
+def _take_bed(
+    session: Session, actor: Actor, facility: Facility, bed_id: int | None, severity: str
+) -> Room:
+    if bed_id is not None:
+        bed = session.get(Room, bed_id)
+        if bed is None or bed.facility_id != facility.id or bed.kind != "bed":
+            raise InvalidInput("bed_id", f"not a bed of {facility.name}")
+        if not bed_fits(bed.ward_level, severity):
+            raise InvalidInput(
+                "bed_id", f"bed {bed.number} is on a {bed.ward_level} ward, not {severity}"
+            )
+        if bed.status != "ready" or _occupied(session, bed.id):
+            raise Conflict(f"bed {bed.number} of {facility.name} is not free ({bed.status})")
+        return bed
+    candidates = session.scalars(
+        select(Room)
+        .where(
+            Room.facility_id == facility.id,
+            Room.kind == "bed",
+            Room.status == "ready",
+            Room.ward_level.in_(("", severity)),
+        )
+        .order_by((Room.ward_level == "").asc(), Room.building, Room.floor, Room.position)
+        .with_for_update(skip_locked=True)
+        .limit(20)
+    ).all()
+    for bed in candidates:
+        if not _occupied(session, bed.id):
+            return bed
+    raise Conflict(
+        f"{facility.name} has no free {severity} bed; "
+        f"{_free_elsewhere(session, actor, severity, facility.id)}"
+    )
+
+
+def _leave(session: Session, room_id: int | None, now: datetime) -> None:
+    """A room or bed left: to cleaning once nobody is in it."""
+    if room_id is None:
+        return
+    room = session.get(Room, room_id)
+    if room is not None and not _occupied(session, room.id) and room.status == "occupied":
+        room.status, room.status_at = "cleaning", now
+
+
+def _occupy(bed: Room, now: datetime) -> None:
+    bed.status, bed.status_at = "occupied", now
+
+
+# --- admission, transfer, discharge ------------------------------------------------------------
+
+
+def admit_case(
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    facility_id: int,
+    bed_id: int | None = None,
+    *,
+    severity: str = "",
+) -> Stay:
+    """Admit a case to a bed of a hospital (``severity``: the case's when
+    not given, ``mild`` for an asymptomatic infection). A quarantine stay in
+    force ends (``became_case``) and its room goes to cleaning."""
+    require(actor, Permission.QUARANTINE_STAYS)
+    case = get_case(session, actor, case_id)
+    severity = severity or case.severity or "mild"
+    _check_severity(severity)
+    facility = _hospital(session, actor, facility_id)
+    refuse_unless_receiving(session, facility)
+    current = session.scalars(
+        select(Stay).where(Stay.person_id == case.person_id, Stay.ended_at.is_(None))
+    ).one_or_none()
+    if current is not None and current.kind == "hospital":
+        held = session.get(Facility, current.facility_id) if current.facility_id else None
+        where = held.name if held else "a hospital"
+        raise Conflict(f"病例 {case.id} 已收治于 {where} (case {case.id} is in {where}; transfer)")
+    bed = _take_bed(session, actor, facility, bed_id, severity)
+    now = clock.now()
+    ended: int | None = None
+    if current is not None:
+        current.ended_at, current.end_reason = now, "became_case"
+        session.flush()
+        _leave(session, current.room_id, now)
+        ended = current.id
+    person = session.get(Person, case.person_id)
+    assert person is not None  # a foreign key
+    stay = Stay(
+        person_id=case.person_id,
+        region_code=facility.region_code,
+        kind="hospital",
+        facility_id=facility.id,
+        room_id=bed.id,
+        risk_person_id=current.risk_person_id if current else None,
+        case_id=case.id,
+        household_id=person.household_id,
+        exposure_key="",
+        severity=severity,
+        started_at=now,
+        end_reason="",
+        placed_by=actor.user_id,
+    )
+    session.add(stay)
+    _occupy(bed, now)
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "hospital.admit",
+        "stay",
+        stay.id,
+        stay.region_code,
+        {
+            "case_id": case.id,
+            "facility_id": facility.id,
+            "bed": bed.number,
+            "severity": severity,
+            "ended_stay_id": ended,
+        },
+    )
+    session.commit()
+    return stay
+
+
+def _hospital_stay(session: Session, actor: Actor, stay_id: int) -> Stay:
+    stay = session.get(Stay, stay_id)
+    if stay is None or stay.kind != "hospital" or stay.facility_id is None:
+        raise NotFound("hospital stay not found")
+    get_facility(session, actor, stay.facility_id)  # 404 out of scope
+    if stay.ended_at is not None:
+        raise Conflict(f"住院 {stay.id} 已结束 (stay {stay.id} ended already: {stay.end_reason})")
+    return stay
+
+
+def transfer_patient(
+    session: Session,
+    actor: Actor,
+    stay_id: int,
+    facility_id: int,
+    bed_id: int | None = None,
+    severity: str | None = None,
+) -> Stay:
+    """Move a patient to another bed (another ward or hospital), with a new
+    severity when given; the bed left goes to cleaning."""
+    require(actor, Permission.QUARANTINE_STAYS)
+    stay = _hospital_stay(session, actor, stay_id)
+    severity = severity or stay.severity or "mild"
+    _check_severity(severity)
+    facility = _hospital(session, actor, facility_id)
+    if facility.id != stay.facility_id:
+        refuse_unless_receiving(session, facility)
+    if bed_id is not None and bed_id == stay.room_id:
+        raise InvalidInput("bed_id", "is the patient's bed already")
+    bed = _take_bed(session, actor, facility, bed_id, severity)
+    now = clock.now()
+    before = (stay.facility_id, stay.room_id, stay.severity)
+    session.add(
+        StayMove(
+            stay_id=stay.id,
+            from_room_id=stay.room_id,
+            to_room_id=bed.id,
+            reason=f"transfer ({severity})",
+            moved_at=now,
+            moved_by=actor.user_id,
+        )
+    )
+    left = stay.room_id
+    stay.facility_id, stay.room_id, stay.region_code = facility.id, bed.id, facility.region_code
+    stay.severity = severity
+    _occupy(bed, now)
+    session.flush()
+    _leave(session, left, now)
+    record_audit(
+        session,
+        actor,
+        "hospital.transfer",
+        "stay",
+        stay.id,
+        stay.region_code,
+        {
+            "facility_id": [before[0], facility.id],
+            "room_id": [before[1], bed.id],
+            "severity": [before[2], severity],
+        },
+    )
+    session.commit()
+    return stay
+
+
+def discharge_patient(session: Session, actor: Actor, stay_id: int, note: str = "") -> Stay:
+    """Discharge a patient: the stay ends, the bed goes to cleaning; the
+    case is not changed."""
+    require(actor, Permission.QUARANTINE_STAYS)
+    stay = _hospital_stay(session, actor, stay_id)
+    note = note.strip()
+    if len(note) > MAX_NOTE:
+        raise InvalidInput("note", f"at most {MAX_NOTE} characters")
+    now = clock.now()
+    stay.ended_at, stay.end_reason = now, "discharged"
+    session.flush()
+    _leave(session, stay.room_id, now)
+    record_audit(
+        session,
+        actor,
+        "hospital.discharge",
+        "stay",
+        stay.id,
+        stay.region_code,
+        {"case_id": stay.case_id, "end_reason": ["", "discharged"], "note": note},
+    )
+    session.commit()
+    return stay
+
+
+# --- occupancy, patients, cases not admitted -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WardOccupancy:
+    level: str
+    total: int
+    occupied: int
+    free: int
+    cleaning: int
+    out_of_service: int
+
+
+@dataclass(frozen=True)
+class HospitalOccupancy:
+    facility: Facility
+    receiving: bool
+    wards: list[WardOccupancy]
+    patients: dict[str, int]  # by severity
+
+    @property
+    def total(self) -> WardOccupancy:
+        return WardOccupancy(
+            "",
+            sum(w.total for w in self.wards),
+            sum(w.occupied for w in self.wards),
+            sum(w.free for w in self.wards),
+            sum(w.cleaning for w in self.wards),
+            sum(w.out_of_service for w in self.wards),
+        )
+
+
+def _hospitals(session: Session, actor: Actor) -> list[Facility]:
+    return list(
+        session.scalars(
+            scope_facilities(
+                session,
+                select(Facility).where(Facility.kind.in_(HOSPITAL_KINDS)).order_by(Facility.name),
+                actor,
+                Facility.region_code,
+                Facility.id,
+            )
+        )
+    )
+
+
+def bed_occupancy(session: Session, actor: Actor) -> list[HospitalOccupancy]:
+    """Per hospital the actor sees and ward level: beds in total, occupied,
+    free (ready), being cleaned, out of service; patients by severity."""
+    require(actor, Permission.QUARANTINE_READ)
+    hospitals = _hospitals(session, actor)
+    ids = [h.id for h in hospitals] or [-1]
+    beds: dict[int, dict[str, Counter[str]]] = {}
+    for facility_id, level, status, count in session.execute(
+        select(Room.facility_id, Room.ward_level, Room.status, func.count())
+        .where(Room.facility_id.in_(ids), Room.kind == "bed")
+        .group_by(Room.facility_id, Room.ward_level, Room.status)
+    ):
+        beds.setdefault(facility_id, {}).setdefault(level, Counter())[status] += count
+    patients: dict[int, Counter[str]] = {}
+    for held_in, severity, count in session.execute(
+        select(Stay.facility_id, Stay.severity, func.count())
+        .where(Stay.facility_id.in_(ids), Stay.kind == "hospital", Stay.ended_at.is_(None))
+        .group_by(Stay.facility_id, Stay.severity)
+    ):
+        if held_in is not None:
+            patients.setdefault(held_in, Counter())[severity] += count
+    result = []
+    for hospital in hospitals:
+        by_level = beds.get(hospital.id, {})
+        wards = [
+            WardOccupancy(
+                level,
+                sum(by_level[level].values()),
+                by_level[level]["occupied"],
+                by_level[level]["ready"],
+                by_level[level]["cleaning"],
+                by_level[level]["out_of_service"],
+            )
+            for level in WARD_LEVELS
+            if level in by_level
+        ]
+        inspection = latest_inspection(session, hospital.id)
+        receiving = hospital.active and inspection is not None and inspection.passed
+        counted = patients.get(hospital.id, Counter())
+        result.append(
+            HospitalOccupancy(
+                hospital, receiving, wards, {s: counted[s] for s in SEVERITIES if counted[s]}
+            )
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class PatientRow:
+    stay_id: int
+    case_id: int | None
+    person_id: int
+    name: str
+    id_number: str  # masked
+    facility_id: int
+    facility: str
+    bed: str
+    ward_level: str
+    severity: str
+    started_at: datetime
+
+
+def list_patients(
+    session: Session, actor: Actor, facility_id: int | None = None
+) -> list[PatientRow]:
+    """The patients in the hospitals the actor sees (stays in force)."""
+    require(actor, Permission.QUARANTINE_READ)
+    stmt = (
+        select(Stay, Person, Facility, Room)
+        .join(Person, Person.id == Stay.person_id)
+        .join(Facility, Facility.id == Stay.facility_id)
+        .join(Room, Room.id == Stay.room_id)
+        .where(Stay.kind == "hospital", Stay.ended_at.is_(None))
+    )
+    if facility_id is not None:
+        get_facility(session, actor, facility_id)
+        stmt = stmt.where(Stay.facility_id == facility_id)
+    stmt = scope(stmt, Stay.region_code, actor)
+    staffed = staffed_facility_ids(session, actor)
+    if staffed is not None:
+        stmt = stmt.where(Stay.facility_id.in_(staffed or {-1}))
+    stmt = stmt.order_by(Facility.name, Room.building, Room.floor, Room.position).limit(1000)
+    return [
+        PatientRow(
+            stay_id=stay.id,
+            case_id=stay.case_id,
+            person_id=person.id,
+            name=person.name,
+            id_number=mask_identity(person.id_number),
+            facility_id=facility.id,
+            facility=facility.name,
+            bed=room.number,
+            ward_level=room.ward_level,
+            severity=stay.severity,
+            started_at=stay.started_at,
+        )
+        for stay, person, facility, room in session.execute(stmt)
+    ]
+
+
+@dataclass(frozen=True)
+class AwaitingAdmission:
+    case_id: int
+    person_id: int
+    name: str
+    id_number: str  # masked
+    region_code: str
+    classification: str
+    severity: str
+    confirmed_at: datetime
+    due_at: datetime
+    overdue: bool
+    held_in: str  # the facility of a quarantine stay in force, else ""
+
+
+def cases_awaiting_admission(
+    session: Session, actor: Actor, now: datetime | None = None
+) -> list[AwaitingAdmission]:
+    """Cases of the actor's jurisdiction that never had a hospital stay,
+    oldest confirmation first, each with its admission deadline."""
+    require(actor, Permission.QUARANTINE_READ)
+    now = now or clock.now()
+    hours = get_policy().hospital_admission_deadline_hours
+    admitted = select(Stay.id).where(
+        Stay.kind == "hospital",
+        (Stay.case_id == Case.id) | (Stay.person_id == Case.person_id),
+    )
+    stmt = scope(
+        select(Case, Person)
+        .join(Person, Person.id == Case.person_id)
+        .where(~admitted.exists())
+        .order_by(Case.confirmed_at, Case.id)
+        .limit(1000),
+        Case.region_code,
+        actor,
+    )
+    rows = session.execute(stmt).all()
+    held: dict[int, str] = dict(
+        session.execute(
+            select(Stay.person_id, Facility.name)
+            .join(Facility, Facility.id == Stay.facility_id)
+            .where(
+                Stay.person_id.in_([person.id for _, person in rows] or [-1]),
+                Stay.ended_at.is_(None),
+            )
+        ).all()
+    )
+    return [
+        AwaitingAdmission(
+            case_id=case.id,
+            person_id=person.id,
+            name=person.name,
+            id_number=mask_identity(person.id_number),
+            region_code=case.region_code,
+            classification=case.classification,
+            severity=case.severity,
+            confirmed_at=case.confirmed_at,
+            due_at=case.confirmed_at + timedelta(hours=hours),
+            overdue=admission_overdue(case.confirmed_at, now, hours),
+            held_in=held.get(person.id, ""),
+        )
+        for case, person in rows
+    ]
+
+
+def cases_not_admitted(
+    session: Session, actor: Actor, now: datetime | None = None
+) -> list[AwaitingAdmission]:
+    """Cases not admitted beyond the policy's hours
+    (``hospital_admission_deadline_hours`` after confirmation)."""
+    return [c for c in cases_awaiting_admission(session, actor, now) if c.overdue]
+
+
+def free_beds(session: Session, actor: Actor, facility_id: int, severity: str) -> list[Room]:
+    """The free beds of a hospital for a severity (for a form's choice)."""
+    require(actor, Permission.QUARANTINE_READ)
+    _check_severity(severity)
+    facility = _hospital(session, actor, facility_id)
+    beds = session.scalars(
+        select(Room)
+        .where(
+            Room.facility_id == facility.id,
+            Room.kind == "bed",
+            Room.status == "ready",
+            Room.ward_level.in_(("", severity)),
+        )
+        .order_by(Room.building, Room.floor, Room.position)
+    ).all()
+    return [b for b in beds if not _occupied(session, b.id)]
+
+
+def bed_by_number(session: Session, actor: Actor, facility_id: int, number: str) -> int | None:
+    """The id of a hospital's bed by its number as the ward writes it
+    (``None`` for an empty number: any free bed)."""
+    number = number.strip()
+    if not number:
+        return None
+    facility = _hospital(session, actor, facility_id)
+    found = session.scalars(
+        select(Room.id).where(
+            Room.facility_id == facility.id, Room.kind == "bed", Room.number == number
+        )
+    ).all()
+    if len(found) != 1:
+        raise InvalidInput("bed", f"{facility.name} has no bed numbered {number}")
+    return found[0]

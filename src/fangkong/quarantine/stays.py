@@ -1,0 +1,891 @@
+"""A stay from its start to its release: home quarantine and home health
+monitoring ordered for risk persons, the single tubes taken for the stay's
+test schedule, the daily health checks (a community worker's check-in at a
+sealed door), the release that checks the criteria of
+:mod:`fangkong.quarantine.release_rules`, and the lists that drive the day's
+work: releases due per facility (homes per community) and the homes whose
+check-in is missing.
+
+One service function per change, each validating, writing, auditing and
+committing (DESIGN.md habit 2). Every query is scoped through
+:mod:`fangkong.quarantine.scope`: a facility manager sees the stays of their
+facilities only (never a home stay), others by jurisdiction.
+
+A tube taken during a stay is an ordinary single tube of the testing
+capability (``purpose='stay'``, no round): the lab's result arrives through
+the usual result import or API (:func:`fangkong.testing.results.apply_results`)
+and is the scheduled test's result; a positive one records a positive person
+for the epidemiologists like any single tube."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from fangkong import clock
+from fangkong.access.models import AuditEvent
+from fangkong.access.rules import Permission, covers
+from fangkong.access.service import Actor, record_audit, require
+from fangkong.config import get_settings
+from fangkong.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from fangkong.people.identity import mask_identity
+from fangkong.people.models import Person
+from fangkong.policy import get_policy
+from fangkong.quarantine.models import CheckIn, Facility, Room, ScheduledTest, Stay
+from fangkong.quarantine.release_rules import (
+    Blocker,
+    CheckFact,
+    ScheduleItem,
+    release_blockers,
+    stay_day,
+)
+from fangkong.quarantine.scope import scope_facilities, staffed_facility_ids
+from fangkong.quarantine.stay_rules import planned_end_on, test_schedule
+from fangkong.regions.models import Region
+from fangkong.testing.models import Tube, TubeMember
+from fangkong.testing.rules import reason
+from fangkong.tracing.graph_service import end_risk_record, update_secondary_contacts_around
+from fangkong.tracing.models import RiskPerson
+
+HOME_KINDS = ("home_quarantine", "home_monitoring")
+MEASURE_OF_KIND = {"home_quarantine": "home_quarantine", "home_monitoring": "health_monitoring"}
+KIND_LABELS = {
+    "centralized": ("集中隔离", "centralized quarantine"),
+    "home_quarantine": ("居家隔离", "home quarantine"),
+    "home_monitoring": ("居家健康监测", "home health monitoring"),
+    "hospital": ("定点医院", "hospital"),
+}
+MAX_ORDER = 500
+TEMPERATURE_RANGE = (34.0, 43.0)  # a thermometer reading outside this is a typing error
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(get_settings().zone).date()
+
+
+# --- seeing and changing a stay ------------------------------------------------------
+
+
+def may_see_stay(session: Session, actor: Actor, stay: Stay) -> bool:
+    if not covers(actor.jurisdiction, stay.region_code):
+        return False
+    staffed = staffed_facility_ids(session, actor)
+    return staffed is None or stay.facility_id in staffed
+
+
+def get_stay(session: Session, actor: Actor, stay_id: int) -> Stay:
+    """The stay, for reading (404 when out of scope)."""
+    require(actor, Permission.QUARANTINE_READ)
+    stay = session.get(Stay, stay_id)
+    if stay is None or not may_see_stay(session, actor, stay):
+        raise NotFound("stay not found")
+    return stay
+
+
+def may_change_stay(actor: Actor, stay: Stay) -> bool:
+    """Facility staff change the stays in facilities; community workers (and
+    facility staff) those at home."""
+    if stay.kind in HOME_KINDS:
+        return actor.can(Permission.QUARANTINE_HOME) or actor.can(Permission.QUARANTINE_STAYS)
+    return actor.can(Permission.QUARANTINE_STAYS)
+
+
+def _stay_to_change(session: Session, actor: Actor, stay_id: int) -> Stay:
+    stay = get_stay(session, actor, stay_id)
+    if not may_change_stay(actor, stay):
+        raise PermissionDenied(f"role {actor.role} may not change a {stay.kind} stay")
+    session.refresh(stay, with_for_update=True)
+    if stay.ended_at is not None:
+        raise Conflict(f"该隔离已于 {local_date(stay.ended_at)} 结束 (this stay has ended)")
+    return stay
+
+
+# --- home quarantine and home health monitoring --------------------------------------------
+
+
+def order_home_quarantine(
+    session: Session,
+    actor: Actor,
+    *,
+    kind: str,
+    risk_person_ids: Sequence[int] = (),
+    household_id: int | None = None,
+) -> list[Stay]:
+    """Put risk persons under home quarantine or home health monitoring: the
+    listed ones, or every risk person of a household (a household under
+    home quarantine). Each gets a home stay in their community with the
+    planned end and test days of the policy, and their risk record is put
+    under the measure from now. All or nothing: one person who cannot be
+    ordered refuses the whole order, naming them."""
+    require(actor, Permission.QUARANTINE_HOME)
+    if kind not in HOME_KINDS:
+        raise InvalidInput("kind", f"one of {', '.join(HOME_KINDS)}")
+    stmt = (
+        select(RiskPerson, Person)
+        .join(Person, Person.id == RiskPerson.person_id)
+        .order_by(RiskPerson.id)
+    )
+    if household_id is not None:
+        stmt = stmt.where(Person.household_id == household_id, RiskPerson.status != "released")
+    else:
+        wanted = set(risk_person_ids)
+        if not wanted:
+            raise InvalidInput("risk_person_ids", "select at least one risk person")
+        if len(wanted) > MAX_ORDER:
+            raise InvalidInput("risk_person_ids", f"at most {MAX_ORDER} at once")
+        stmt = stmt.where(RiskPerson.id.in_(wanted))
+    if actor.jurisdiction:
+        stmt = stmt.where(RiskPerson.region_code.startswith(actor.jurisdiction, autoescape=True))
+    rows = session.execute(stmt.with_for_update(of=RiskPerson)).all()
+    if household_id is not None and not rows:
+        raise InvalidInput("household_id", "this household has no risk person to order")
+    if household_id is None and len(rows) != len(set(risk_person_ids)):
+        raise NotFound("risk person not found")
+    in_force = set(
+        session.scalars(
+            select(Stay.person_id).where(
+                Stay.person_id.in_([p.id for _, p in rows]), Stay.ended_at.is_(None)
+            )
+        )
+    )
+    for risk, person in rows:
+        if risk.status == "released":
+            raise Conflict(f"{person.name} 的风险人员记录已解除 ({person.name} is released)")
+        if risk.status == "outside_region":
+            raise Conflict(
+                f"{person.name} 不在本辖区，请先找到此人 ({person.name} is outside the region)"
+            )
+        if person.id in in_force:
+            raise Conflict(f"{person.name} 已在隔离或监测中 ({person.name} has a stay in force)")
+    policy = get_policy()
+    now, today = clock.now(), clock.today_local()
+    stays = []
+    for risk, person in rows:
+        exposed_on = local_date(risk.last_exposure_at) if risk.last_exposure_at else today
+        days = (
+            policy.quarantine_days_for(risk.category)
+            if kind == "home_quarantine"
+            else policy.home_quarantine_days
+        )
+        end_on = max(planned_end_on(exposed_on, days), today)
+        stay = Stay(
+            person_id=person.id,
+            region_code=person.region_code,
+            kind=kind,
+            risk_person_id=risk.id,
+            household_id=person.household_id,
+            exposure_key="",
+            severity="",
+            last_exposure_at=risk.last_exposure_at,
+            started_at=now,
+            planned_end_on=end_on,
+            end_reason="",
+            placed_by=actor.user_id,
+        )
+        session.add(stay)
+        session.flush()
+        schedule = test_schedule(today, end_on, policy.test_days_for(risk.category, kind))
+        session.add_all(ScheduledTest(stay_id=stay.id, day=d, due_on=on) for d, on in schedule)
+        changes: dict[str, object] = {}
+        measure = MEASURE_OF_KIND[kind]
+        if risk.measure != measure:
+            changes["measure"] = [risk.measure, measure]
+            risk.measure = measure
+        if risk.status != "under_measure":
+            changes["status"] = [risk.status, "under_measure"]
+            risk.status, risk.controlled_at = "under_measure", now
+        risk.updated_at = now
+        record_audit(
+            session,
+            actor,
+            "stay.order_home",
+            "stay",
+            stay.id,
+            stay.region_code,
+            {
+                "kind": kind,
+                "person": person.id,
+                "risk_person": risk.id,
+                "planned_end_on": end_on.isoformat(),
+                "test_days": [d for d, _ in schedule],
+                "household": household_id,
+            },
+        )
+        if changes:
+            record_audit(
+                session,
+                actor,
+                "risk_person.status",
+                "risk_person",
+                risk.id,
+                risk.region_code,
+                changes,
+            )
+        stays.append(stay)
+    session.commit()
+    return stays
+
+
+# --- tests taken during a stay ------------------------------------------------------------
+
+
+def _test_to_take(
+    tests: list[ScheduledTest], tubes: dict[int, Tube], day: int | None, today: date
+) -> ScheduledTest | None:
+    """The scheduled test a new tube answers (``None``: an extra test)."""
+    if day is not None:
+        chosen = next((t for t in tests if t.day == day), None)
+        if chosen is None:
+            raise InvalidInput("day", f"第{day}天不在检测日程中 (day {day} is not on the schedule)")
+        if chosen.due_on > today:
+            raise InvalidInput(
+                "day",
+                f"第{day}天核酸 {chosen.due_on} 才到期 (day {day} test is due on {chosen.due_on})",
+            )
+        return chosen
+    due = [t for t in tests if t.tube_id is None and t.due_on <= today]
+    if due:
+        return min(due, key=lambda t: (t.due_on, t.day))
+    retest = [t for t in tests if t.tube_id is not None and tubes[t.tube_id].result == "invalid"]
+    return min(retest, key=lambda t: t.day) if retest else None
+
+
+def take_stay_sample(
+    session: Session, actor: Actor, stay_id: int, barcode: str, day: int | None = None
+) -> ScheduledTest:
+    """Record a single tube taken from the person of a stay: it answers the
+    scheduled test of ``day``, else the earliest one due and not yet taken
+    (or one whose result was invalid); with none due it is an extra test on
+    today's day of the stay. The tube then waits for its lab result like
+    any other."""
+    stay = _stay_to_change(session, actor, stay_id)
+    barcode = barcode.strip()
+    if not barcode or len(barcode) > 40:
+        raise InvalidInput("barcode", "a tube barcode has 1 to 40 characters")
+    if session.scalar(select(Tube.id).where(Tube.barcode == barcode)) is not None:
+        zh, en = reason("barcode_used", barcode)
+        raise InvalidInput("barcode", f"{zh} ({en})")
+    person = session.get(Person, stay.person_id)
+    assert person is not None
+    now, today = clock.now(), clock.today_local()
+    tests = list(
+        session.scalars(
+            select(ScheduledTest)
+            .where(ScheduledTest.stay_id == stay.id)
+            .order_by(ScheduledTest.day)
+        )
+    )
+    tube_ids = [t.tube_id for t in tests if t.tube_id is not None]
+    tubes = {t.id: t for t in session.scalars(select(Tube).where(Tube.id.in_(tube_ids)))}
+    test = _test_to_take(tests, tubes, day, today)
+    extra = test is None
+    if test is None:
+        number = stay_day(local_date(stay.started_at), today)
+        if any(t.day == number for t in tests):
+            raise Conflict(f"今天（第{number}天）已采样 (today's day {number} test was taken)")
+        test = ScheduledTest(stay_id=stay.id, day=number, due_on=today)
+        session.add(test)
+    replaced = ""
+    if test.tube_id is not None:
+        old = tubes[test.tube_id]
+        if old.result != "invalid" or old.conflict:
+            state = "结果未出" if old.result is None else "已有结果"
+            raise Conflict(
+                f"第{test.day}天核酸已采样（{old.barcode}，{state}） "
+                f"(day {test.day} test was taken already: tube {old.barcode})"
+            )
+        replaced = old.barcode
+    tube = Tube(
+        barcode=barcode,
+        round_id=None,
+        region_code=stay.region_code,
+        site_id=None,
+        pool_size=1,
+        purpose="stay",
+        state="collected",
+        client_uid=None,
+        opened_at=now,
+        collected_at=now,
+        lab="",
+        conflict=False,
+    )
+    session.add(tube)
+    session.flush()
+    session.add(
+        TubeMember(
+            tube_id=tube.id,
+            person_id=person.id,
+            round_id=None,
+            region_code=person.region_code,
+            sampled_at=now,
+            task_id=None,
+        )
+    )
+    test.tube_id, test.sampled_at = tube.id, now
+    record_audit(
+        session,
+        actor,
+        "stay.sample",
+        "stay",
+        stay.id,
+        stay.region_code,
+        {"barcode": barcode, "day": test.day, "extra": extra, "replaces": replaced},
+    )
+    session.commit()
+    return test
+
+
+# --- health checks -----------------------------------------------------------------------------
+
+
+def record_health_check(
+    session: Session,
+    actor: Actor,
+    stay_id: int,
+    *,
+    symptoms: bool,
+    temperature: float | None = None,
+    seal_intact: bool | None = None,
+    note: str = "",
+) -> CheckIn:
+    """Record the day's health check of a stay (at a home under quarantine,
+    the community worker's check-in with the door seal). One check a stay a
+    day: a second one the same day updates it."""
+    stay = _stay_to_change(session, actor, stay_id)
+    if temperature is not None and not (
+        TEMPERATURE_RANGE[0] <= temperature <= TEMPERATURE_RANGE[1]
+    ):
+        low, high = TEMPERATURE_RANGE
+        raise InvalidInput(
+            "temperature", f"体温应在 {low}–{high} ℃ 之间 (between {low} and {high})"
+        )
+    if stay.kind == "home_quarantine" and seal_intact is None:
+        raise InvalidInput(
+            "seal_intact", "请确认门磁/封条是否完好 (say whether the door seal is intact)"
+        )
+    if stay.kind not in HOME_KINDS:
+        seal_intact = None
+    note = note.strip()
+    if len(note) > 500:
+        raise InvalidInput("note", "at most 500 characters")
+    now, today = clock.now(), clock.today_local()
+    check = session.scalar(
+        select(CheckIn).where(CheckIn.stay_id == stay.id, CheckIn.on_date == today)
+    )
+    before: dict[str, object] = {}
+    if check is None:
+        check = CheckIn(stay_id=stay.id, region_code=stay.region_code, on_date=today)
+        session.add(check)
+    else:
+        before = {
+            "symptoms": check.symptoms,
+            "temperature": check.temperature,
+            "seal_intact": check.seal_intact,
+            "note": check.note,
+        }
+    after: dict[str, object] = {
+        "symptoms": symptoms,
+        "temperature": temperature,
+        "seal_intact": seal_intact,
+        "note": note,
+    }
+    check.symptoms, check.temperature, check.seal_intact, check.note = (
+        symptoms,
+        temperature,
+        seal_intact,
+        note,
+    )
+    check.checked_at, check.checked_by = now, actor.user_id
+    session.flush()
+    changes = {k: [before.get(k), v] for k, v in after.items() if not before or before[k] != v}
+    record_audit(
+        session,
+        actor,
+        "stay.check",
+        "stay",
+        stay.id,
+        stay.region_code,
+        {"on_date": today.isoformat(), "updated": bool(before), **changes},
+    )
+    session.commit()
+    return check
+
+
+# --- readiness and release ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    """One test of a stay as a page shows it."""
+
+    day: int
+    due_on: date
+    barcode: str
+    sampled_at: datetime | None
+    result: str | None
+    conflict: bool
+
+    @property
+    def item(self) -> ScheduleItem:
+        return ScheduleItem(self.day, self.due_on, bool(self.barcode), self.result, self.conflict)
+
+
+def _tests_of(session: Session, stay_ids: Sequence[int]) -> dict[int, list[ScheduleRow]]:
+    found: dict[int, list[ScheduleRow]] = defaultdict(list)
+    if not stay_ids:
+        return found
+    rows = session.execute(
+        select(ScheduledTest, Tube)
+        .outerjoin(Tube, Tube.id == ScheduledTest.tube_id)
+        .where(ScheduledTest.stay_id.in_(stay_ids))
+        .order_by(ScheduledTest.stay_id, ScheduledTest.day)
+    ).all()
+    for test, tube in rows:
+        found[test.stay_id].append(
+            ScheduleRow(
+                test.day,
+                test.due_on,
+                tube.barcode if tube else "",
+                test.sampled_at,
+                tube.result if tube else None,
+                bool(tube and tube.conflict),
+            )
+        )
+    return found
+
+
+def _latest_checks(session: Session, stay_ids: Sequence[int]) -> dict[int, CheckIn]:
+    if not stay_ids:
+        return {}
+    latest = (
+        select(CheckIn.stay_id, func.max(CheckIn.on_date).label("on_date"))
+        .where(CheckIn.stay_id.in_(stay_ids))
+        .group_by(CheckIn.stay_id)
+        .subquery()
+    )
+    rows = session.scalars(
+        select(CheckIn).join(
+            latest, (CheckIn.stay_id == latest.c.stay_id) & (CheckIn.on_date == latest.c.on_date)
+        )
+    )
+    return {c.stay_id: c for c in rows}
+
+
+def _blockers(
+    stay: Stay, tests: list[ScheduleRow], check: CheckIn | None, now: datetime, today: date
+) -> list[Blocker]:
+    return release_blockers(
+        planned_end_on=stay.planned_end_on,
+        tests=[t.item for t in tests],
+        last_check=CheckFact(check.checked_at, check.symptoms) if check else None,
+        now=now,
+        today=today,
+        health_check_hours=get_policy().release_health_check_hours,
+    )
+
+
+def release_stay(session: Session, actor: Actor, stay_id: int) -> Stay:
+    """Release the person of a stay when every criterion holds; otherwise
+    refuse, naming each unmet one (e.g. "day 14 test not taken"). The room
+    goes to cleaning (once nobody else is in it), and the risk record is
+    released as completed, which also brings the secondary contacts in line."""
+    stay = _stay_to_change(session, actor, stay_id)
+    now, today = clock.now(), clock.today_local()
+    tests = _tests_of(session, [stay.id])[stay.id]
+    blockers = _blockers(stay, tests, _latest_checks(session, [stay.id]).get(stay.id), now, today)
+    if blockers:
+        raise Conflict("不能解除隔离：" + "；".join(b.text for b in blockers))
+    stay.ended_at, stay.end_reason = now, "released"
+    changes: dict[str, object] = {"end_reason": "released", "tests": [t.day for t in tests]}
+    if stay.room_id is not None:
+        room = session.get(Room, stay.room_id, with_for_update=True)
+        assert room is not None
+        others = session.scalar(
+            select(func.count())
+            .select_from(Stay)
+            .where(Stay.room_id == room.id, Stay.ended_at.is_(None), Stay.id != stay.id)
+        )
+        if not others and room.status == "occupied":
+            room.status, room.status_at = "cleaning", now
+            changes["room"] = [room.number, "occupied", "cleaning"]
+    record_audit(session, actor, "stay.release", "stay", stay.id, stay.region_code, changes)
+    risk = session.get(RiskPerson, stay.risk_person_id) if stay.risk_person_id else None
+    if risk is not None and risk.status != "released":
+        before = risk.status
+        end_risk_record(risk, "completed", now)
+        region, risk_id = risk.region_code, risk.id
+        refreshed = update_secondary_contacts_around(session, [stay.person_id])
+        record_audit(
+            session,
+            actor,
+            "risk_person.release",
+            "risk_person",
+            risk_id,
+            region,
+            {
+                "status": [before, "released"],
+                "reason": "completed",
+                "stay": stay.id,
+                "secondary_added": refreshed.added,
+                "secondary_released": refreshed.released,
+            },
+        )
+    session.commit()
+    return stay
+
+
+# --- the day's lists ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DueRow:
+    stay_id: int
+    person_id: int
+    name: str
+    id_number: str  # masked
+    kind: str
+    place: str  # the room, or the community at home
+    planned_end_on: date | None
+    blockers: list[str]
+
+    @property
+    def ready(self) -> bool:
+        return not self.blockers
+
+
+@dataclass
+class DueGroup:
+    """The releases due of one facility, or of the homes of one community."""
+
+    facility_id: int | None
+    region_code: str
+    label: str
+    rows: list[DueRow] = field(default_factory=list)
+
+    @property
+    def ready(self) -> int:
+        return sum(1 for r in self.rows if r.ready)
+
+
+def _visible_stays(session: Session, actor: Actor) -> ColumnElement[bool]:
+    """The stays ``actor`` may see, as a condition (the scope rule of
+    :func:`fangkong.quarantine.scope.scope_facilities`)."""
+    ids = scope_facilities(session, select(Stay.id), actor, Stay.region_code, Stay.facility_id)
+    return Stay.id.in_(ids)
+
+
+def _region_names(session: Session, codes: set[str]) -> dict[str, str]:
+    if not codes:
+        return {}
+    return dict(
+        session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all()
+    )
+
+
+def releases_due(session: Session, actor: Actor, on_date: date) -> list[DueGroup]:
+    """Stays in force whose planned end is on or before ``on_date``, per
+    facility (homes per community), each with what still stands in the way
+    of its release (nothing: ready)."""
+    require(actor, Permission.QUARANTINE_READ)
+    stmt = (
+        select(Stay, Person, Room, Facility)
+        .join(Person, Person.id == Stay.person_id)
+        .outerjoin(Room, Room.id == Stay.room_id)
+        .outerjoin(Facility, Facility.id == Stay.facility_id)
+        .where(
+            _visible_stays(session, actor),
+            Stay.ended_at.is_(None),
+            Stay.kind != "hospital",
+            Stay.planned_end_on.isnot(None),
+            Stay.planned_end_on <= on_date,
+        )
+        .order_by(Facility.name, Stay.region_code, Room.floor, Room.position, Stay.id)
+    )
+    rows = session.execute(stmt).all()
+    ids = [stay.id for stay, *_ in rows]
+    tests, checks = _tests_of(session, ids), _latest_checks(session, ids)
+    names = _region_names(session, {s.region_code for s, _, _, f in rows if f is None})
+    now, judged_on = clock.now(), max(on_date, clock.today_local())
+    groups: dict[tuple[int | None, str], DueGroup] = {}
+    for stay, person, room, facility in rows:
+        key = (facility.id, "") if facility else (None, stay.region_code)
+        if key not in groups:
+            label = facility.name if facility else names.get(stay.region_code, stay.region_code)
+            groups[key] = DueGroup(key[0], stay.region_code, label)
+        blockers = _blockers(stay, tests[stay.id], checks.get(stay.id), now, judged_on)
+        groups[key].rows.append(
+            DueRow(
+                stay.id,
+                person.id,
+                person.name,
+                mask_identity(person.id_number),
+                stay.kind,
+                f"{room.building}-{room.number}" if room else stay.region_code,
+                stay.planned_end_on,
+                [b.text for b in blockers],
+            )
+        )
+    return sorted(groups.values(), key=lambda g: (g.facility_id is None, g.label))
+
+
+@dataclass(frozen=True)
+class HomeRow:
+    stay_id: int
+    name: str
+    id_number: str  # masked
+    region_code: str
+    kind: str
+    started_at: datetime
+    planned_end_on: date | None
+    last_checked_at: datetime | None
+    last_symptoms: bool
+    seal_intact: bool | None
+    checked_today: bool
+
+
+@dataclass
+class CommunityHomes:
+    region_code: str
+    label: str
+    rows: list[HomeRow] = field(default_factory=list)
+
+
+def _home_rows(
+    session: Session, actor: Actor, extra: Sequence[ColumnElement[bool]] = ()
+) -> list[tuple[Stay, Person]]:
+    stmt = (
+        select(Stay, Person)
+        .join(Person, Person.id == Stay.person_id)
+        .where(
+            _visible_stays(session, actor),
+            Stay.ended_at.is_(None),
+            Stay.kind.in_(HOME_KINDS),
+            *extra,
+        )
+        .order_by(Stay.region_code, Stay.household_id, Stay.id)
+    )
+    return [(s, p) for s, p in session.execute(stmt).all()]
+
+
+def _by_community(
+    session: Session, rows: list[tuple[Stay, Person]], checks: dict[int, CheckIn], today: date
+) -> list[CommunityHomes]:
+    names = _region_names(session, {s.region_code for s, _ in rows})
+    groups: dict[str, CommunityHomes] = {}
+    for stay, person in rows:
+        group = groups.setdefault(
+            stay.region_code,
+            CommunityHomes(stay.region_code, names.get(stay.region_code, stay.region_code)),
+        )
+        check = checks.get(stay.id)
+        group.rows.append(
+            HomeRow(
+                stay.id,
+                person.name,
+                mask_identity(person.id_number),
+                stay.region_code,
+                stay.kind,
+                stay.started_at,
+                stay.planned_end_on,
+                check.checked_at if check else None,
+                bool(check and check.symptoms),
+                check.seal_intact if check else None,
+                bool(check and check.on_date == today),
+            )
+        )
+    return list(groups.values())
+
+
+def home_stays(session: Session, actor: Actor) -> list[CommunityHomes]:
+    """The homes under quarantine or monitoring, per community, with each
+    one's latest check-in."""
+    require(actor, Permission.QUARANTINE_READ)
+    rows = _home_rows(session, actor)
+    checks = _latest_checks(session, [s.id for s, _ in rows])
+    return _by_community(session, rows, checks, clock.today_local())
+
+
+def missed_check_ins(session: Session, actor: Actor, on_date: date) -> list[CommunityHomes]:
+    """Homes under quarantine or monitoring without a check-in within the
+    policy's ``home_check_grace_hours`` before the end of ``on_date`` (now,
+    for today), per community. A stay that began within those hours is not
+    missed yet."""
+    require(actor, Permission.QUARANTINE_READ)
+    now = clock.now()
+    day_end = datetime.combine(on_date + timedelta(days=1), time(), get_settings().zone)
+    moment = min(now, day_end)
+    since = moment - timedelta(hours=get_policy().home_check_grace_hours)
+    recent = (
+        select(CheckIn.id)
+        .where(CheckIn.stay_id == Stay.id, CheckIn.checked_at > since, CheckIn.checked_at <= moment)
+        .exists()
+    )
+    rows = _home_rows(session, actor, (Stay.started_at <= since, ~recent))
+    checks = _latest_checks(session, [s.id for s, _ in rows])
+    return _by_community(session, rows, checks, clock.today_local())
+
+
+@dataclass(frozen=True)
+class Candidate:
+    risk_person_id: int
+    person_id: int
+    name: str
+    id_number: str  # masked
+    region_code: str
+    household_id: int | None
+    category: str
+    measure: str
+    status: str
+
+
+def home_candidates(session: Session, actor: Actor, limit: int = 200) -> list[Candidate]:
+    """Risk persons whose measure is home quarantine or monitoring and who
+    are not yet under it (nor in any stay): whom to order next."""
+    require(actor, Permission.QUARANTINE_READ)
+    stmt = (
+        select(RiskPerson, Person)
+        .join(Person, Person.id == RiskPerson.person_id)
+        .where(
+            RiskPerson.measure.in_(tuple(MEASURE_OF_KIND.values())),
+            RiskPerson.status.in_(("to_find", "found")),
+            ~select(Stay.id)
+            .where(Stay.person_id == RiskPerson.person_id, Stay.ended_at.is_(None))
+            .exists(),
+        )
+        .order_by(RiskPerson.deadline_at, RiskPerson.id)
+        .limit(limit)
+    )
+    if actor.jurisdiction:
+        stmt = stmt.where(RiskPerson.region_code.startswith(actor.jurisdiction, autoescape=True))
+    if staffed_facility_ids(session, actor) is not None:
+        return []  # facility staff order nobody home
+    return [
+        Candidate(
+            risk.id,
+            person.id,
+            person.name,
+            mask_identity(person.id_number),
+            risk.region_code,
+            person.household_id,
+            risk.category,
+            risk.measure,
+            risk.status,
+        )
+        for risk, person in session.execute(stmt).all()
+    ]
+
+
+# --- one stay's page and its certificate -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StayDetail:
+    stay: Stay
+    person: Person
+    facility: Facility | None
+    room: Room | None
+    place: str
+    day: int  # today's day of the stay
+    tests: list[ScheduleRow]
+    checks: list[CheckIn]
+    blockers: list[str]
+    can_change: bool
+
+
+def _place(session: Session, stay: Stay, facility: Facility | None, room: Room | None) -> str:
+    if facility is not None:
+        return f"{facility.name} {room.building}-{room.number}" if room else facility.name
+    names = _region_names(session, {stay.region_code})
+    return names.get(stay.region_code, stay.region_code)
+
+
+def stay_detail(session: Session, actor: Actor, stay_id: int) -> StayDetail:
+    stay = get_stay(session, actor, stay_id)
+    person = session.get(Person, stay.person_id)
+    assert person is not None
+    facility = session.get(Facility, stay.facility_id) if stay.facility_id else None
+    room = session.get(Room, stay.room_id) if stay.room_id else None
+    tests = _tests_of(session, [stay.id])[stay.id]
+    checks = list(
+        session.scalars(
+            select(CheckIn).where(CheckIn.stay_id == stay.id).order_by(CheckIn.on_date.desc())
+        )
+    )
+    now, today = clock.now(), clock.today_local()
+    blockers = (
+        [b.text for b in _blockers(stay, tests, checks[0] if checks else None, now, today)]
+        if stay.ended_at is None
+        else []
+    )
+    return StayDetail(
+        stay,
+        person,
+        facility,
+        room,
+        _place(session, stay, facility, room),
+        stay_day(local_date(stay.started_at), today),
+        tests,
+        checks,
+        blockers,
+        stay.ended_at is None and may_change_stay(actor, stay),
+    )
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """What a printed release certificate (解除隔离告知书) says. Not signed:
+    a signed, verifiable certificate comes with the credentials issue."""
+
+    number: str
+    name: str
+    id_number: str
+    kind: str
+    place: str
+    issuer: str
+    last_exposure_at: datetime | None
+    started_at: datetime
+    planned_end_on: date | None
+    released_at: datetime
+    released_by: str
+    tests: list[ScheduleRow]
+
+
+def release_certificate(session: Session, actor: Actor, stay_id: int) -> Certificate:
+    stay = get_stay(session, actor, stay_id)
+    if stay.end_reason != "released" or stay.ended_at is None:
+        raise Conflict("该人员尚未解除隔离，不能打印解除证明 (the stay has not been released)")
+    person = session.get(Person, stay.person_id)
+    assert person is not None
+    facility = session.get(Facility, stay.facility_id) if stay.facility_id else None
+    room = session.get(Room, stay.room_id) if stay.room_id else None
+    place = _place(session, stay, facility, room)
+    released_by = session.scalar(
+        select(AuditEvent.actor_label)
+        .where(
+            AuditEvent.action == "stay.release",
+            AuditEvent.object_type == "stay",
+            AuditEvent.object_id == str(stay.id),
+        )
+        .order_by(AuditEvent.at.desc())
+        .limit(1)
+    )
+    whole = actor.can(Permission.REGISTRY_READ_PERSONAL)
+    return Certificate(
+        number=f"JC{stay.region_code[:6]}-{stay.id:08d}",
+        name=person.name,
+        id_number=person.id_number if whole else mask_identity(person.id_number),
+        kind=stay.kind,
+        place=place,
+        issuer=facility.name if facility else place,
+        last_exposure_at=stay.last_exposure_at,
+        started_at=stay.started_at,
+        planned_end_on=stay.planned_end_on,
+        released_at=stay.ended_at,
+        released_by=released_by or "",
+        tests=_tests_of(session, [stay.id])[stay.id],
+    )
