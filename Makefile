@@ -32,7 +32,8 @@ demo: install
 	@echo ""
 	@echo "  Fangkong demo: http://127.0.0.1:8000"
 	@echo "  log in as 'county' (county commander), 'commander' (city), 'worker' (community),"
-	@echo "  'epi' (epidemiologist), 'sampler' (sampling staff), 'lab' (laboratory)"
+	@echo "  'epi' (epidemiologist), 'sampler' (sampling staff), 'lab' (laboratory),"
+	@echo "  'facility' (manager of the demo's quarantine site)"
 	@echo "  or 'admin'; password for all: fangkong-demo"
 	@echo ""
 	$(VENV)/bin/fangkong serve --host 127.0.0.1 --port 8000

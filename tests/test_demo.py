@@ -1,5 +1,6 @@
 """``make demo`` builds what README promises: a small demo county, imported
-and sampled, with a round's results and the tracing pages' outbreak."""
+and sampled, with a round's results, the tracing pages' outbreak and its
+contacts in quarantine."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fangkong.config import get_settings
 from fangkong.db import get_engine, get_sessionmaker, session_scope
 from fangkong.demo import build_demo
 from fangkong.people.models import Person
+from fangkong.quarantine.models import Stay
 from fangkong.testing.models import Round
 from fangkong.tracing.models import (
     Case,
@@ -49,6 +51,11 @@ def test_the_demo_builds_a_county_a_round_and_an_outbreak(
             regions = set(session.scalars(select(PendingMatch.region_code)))
             assert regions
             assert all(r.startswith("131002") for r in regions)  # the county's to resolve
+            kinds = session.execute(
+                select(Stay.kind, func.count()).where(Stay.ended_at.is_(None)).group_by(Stay.kind)
+            ).all()
+            assert dict(kinds)["hospital"] == 2  # both cases admitted
+            assert dict(kinds)["centralized"] >= 3  # the contacts waiting for a room placed
         build_demo(region="131002", persons=2_000, seed=7, echo=said.append)  # again: no-op
         assert said[-1].startswith("demo county 131002 already has")
     finally:

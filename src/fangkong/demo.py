@@ -33,6 +33,7 @@ def demo_users(county: str) -> list[tuple[str, str, str, str]]:
         ("worker", "community_worker", county + "001", "社区工作者"),
         ("epi", "epidemiologist", county, "流调人员"),
         ("sampler", "sampler", county, "采样人员"),
+        ("facility", "facility_manager", county, "隔离点管理员"),
         ("lab", "lab", city, "检测机构"),
         (
             "other_county",
@@ -45,6 +46,7 @@ def demo_users(county: str) -> list[tuple[str, str, str, str]]:
 
 def build_demo(*, region: str, persons: int, seed: int, echo: Callable[[str], None]) -> None:
     from fangkong.sim.population import generate_population, write_population
+    from fangkong.sim.quarantine_demo import build_demo_quarantine
     from fangkong.sim.tracing_demo import build_demo_tracing
 
     url = get_settings().effective_database_url
@@ -82,6 +84,7 @@ def build_demo(*, region: str, persons: int, seed: int, echo: Callable[[str], No
         session.commit()  # end the read begun before the import's own connection wrote
         build_demo_round(session, region=region, seed=seed, echo=echo)
         build_demo_tracing(session, region=region, seed=seed, folder=DEMO_DIR, echo=echo)
+        build_demo_quarantine(session, region=region, echo=echo)
 
 
 def build_demo_round(

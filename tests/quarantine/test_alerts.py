@@ -438,3 +438,57 @@ def test_a_lab_result_alone_raises_the_alert(
     ).one_or_none()
     assert alert is not None
     assert alert.stay_id == ward["102"].id
+
+
+# --- found in review: the alert as the facility was at the sample time --------------
+
+
+def test_a_second_positive_of_the_same_stay_raises_no_second_alert(
+    session: Session, lab: Actor, ward: dict[str, Stay]
+) -> None:
+    positive_after_negative(session, lab, ward["102"])
+    named = session.scalar(select(func.count()).select_from(AlertNeighbour))
+    again = take_tube(session, ward["102"], "Q-POS-2", NOW - timedelta(hours=1))
+    result(session, lab, again, "positive")
+    assert session.scalar(select(func.count()).select_from(QuarantineAlert)) == 1
+    assert session.scalar(select(func.count()).select_from(AlertNeighbour)) == named
+
+
+def test_a_neighbour_released_after_the_sample_is_named_and_to_be_found_again(
+    session: Session, lab: Actor, ward: dict[str, Stay]
+) -> None:
+    stay = ward["102"]
+    negative = take_tube(session, stay, "Q-NEG-1", NOW - timedelta(days=2), day=4)
+    result(session, lab, negative, "negative")
+    positive = take_tube(session, stay, "Q-POS-1", NOW - timedelta(hours=5))
+    left = session.get(Stay, ward["101"].id)
+    assert left is not None
+    left.ended_at, left.end_reason = NOW - timedelta(hours=3), "released"
+    released = session.get(RiskPerson, left.risk_person_id)
+    assert released is not None
+    released.status, released.released_at = "released", left.ended_at
+    released.release_reason = "completed"  # as release_stay leaves it
+    session.commit()
+    result(session, lab, positive, "positive")
+    assert ward["101"].id in set(session.scalars(select(AlertNeighbour.stay_id)))
+    session.expire_all()  # the alert wrote through its own session
+    risk = session.scalars(
+        select(RiskPerson).where(RiskPerson.person_id == ward["101"].person_id)
+    ).one()
+    assert (risk.category, risk.status) == ("close", "to_find")  # gone home: recall them
+
+
+def test_a_positive_that_contradicts_a_negative_result_raises_the_alert_at_once(
+    session: Session, lab: Actor, ward: dict[str, Stay]
+) -> None:
+    stay = ward["102"]
+    negative = take_tube(session, stay, "Q-NEG-1", NOW - timedelta(days=2), day=4)
+    result(session, lab, negative, "negative")
+    retested = take_tube(session, stay, "Q-POS-1", NOW - timedelta(hours=5))
+    result(session, lab, retested, "negative")
+    assert retested.collected_at is not None
+    record_lab_result(
+        session, lab, barcode=retested.barcode, result="positive",
+        tested_at=retested.collected_at + timedelta(hours=2), lab=LAB_NAME,
+    )  # fmt: skip
+    assert session.scalar(select(func.count()).select_from(QuarantineAlert)) == 1

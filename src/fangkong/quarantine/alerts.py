@@ -62,7 +62,7 @@ from fangkong.quarantine.models import (
 )
 from fangkong.quarantine.scope import get_facility, may_see_facility, scope_facilities
 from fangkong.quarantine.stay_rules import planned_end_on, test_schedule
-from fangkong.testing.models import PositivePerson, Tube, TubeMember
+from fangkong.testing.models import LabResult, PositivePerson, Tube, TubeMember
 from fangkong.tracing.graph_service import update_secondary_contacts_around
 from fangkong.tracing.models import Case, Exposure, RiskPerson
 from fangkong.tracing.risk import note_risk_person
@@ -209,10 +209,15 @@ class InStayPositive(NamedTuple):
 
 
 def _in_stay_positive(session: Session, tube_id: int) -> InStayPositive | None:
+    positive = (
+        select(LabResult.id)
+        .where(LabResult.tube_id == Tube.id, LabResult.result == "positive")
+        .exists()
+    )  # any positive result, a conflicting one too: follow-up never waits for a settlement
     member = session.execute(
         select(TubeMember.person_id, TubeMember.sampled_at)
         .join(Tube, Tube.id == TubeMember.tube_id)
-        .where(Tube.id == tube_id, Tube.purpose == "stay", Tube.result == "positive")
+        .where(Tube.id == tube_id, Tube.purpose == "stay", positive)
         .limit(1)
     ).first()
     if member is None:
@@ -253,10 +258,8 @@ def raise_cross_infection_alerts(
             found = _in_stay_positive(session, tube_id)
             if found is None or found.negative_tube_id is None:
                 continue  # not in a facility, or brought in
-            known = session.scalar(
-                select(QuarantineAlert.id).where(
-                    QuarantineAlert.stay_id == found.stay.id, QuarantineAlert.tube_id == tube_id
-                )
+            known = session.scalar(  # one alert per stay: a later positive is the same infection
+                select(QuarantineAlert.id).where(QuarantineAlert.stay_id == found.stay.id).limit(1)
             )
             if known is None:
                 raised.append(_raise(session, found, now))
@@ -286,17 +289,7 @@ def _raise(session: Session, found: InStayPositive, now: datetime) -> int:
     session.flush()
     case_spot = Spot(room.id, room.building, room.floor, room.position, room.care_team)
     named: list[dict[str, object]] = []
-    for stay, other in session.execute(
-        select(Stay, Room)
-        .join(Room, Room.id == Stay.room_id)
-        .where(
-            Stay.facility_id == facility.id,
-            Stay.ended_at.is_(None),
-            Stay.kind == "centralized",
-            Stay.person_id != found.person_id,
-        )
-        .order_by(Room.building, Room.floor, Room.position, Stay.id)
-    ):
+    for stay, other in _stays_in_facility_at(session, facility.id, found):
         relation = neighbour_relation(
             case_spot,
             Spot(other.id, other.building, other.floor, other.position, other.care_team),
@@ -315,7 +308,11 @@ def _raise(session: Session, found: InStayPositive, now: datetime) -> int:
                 risk_person_id=risk.id,
             )
         )
-        extension = _extend_stay(session, stay, risk.category, found.sampled_at)
+        extension = (  # one released since is back on the list to find (note_risk_person)
+            _extend_stay(session, stay, risk.category, found.sampled_at)
+            if stay.ended_at is None
+            else {"released_at": stay.ended_at.isoformat()}
+        )
         named.append({"person_id": stay.person_id, "relation": relation, **extension})
     session.flush()
     refreshed = update_secondary_contacts_around(
@@ -343,6 +340,37 @@ def _raise(session: Session, found: InStayPositive, now: datetime) -> int:
     return alert.id
 
 
+def _stays_in_facility_at(
+    session: Session, facility_id: int, found: InStayPositive
+) -> list[tuple[Stay, Room]]:
+    """Every other centralized stay that was in the facility when the
+    positive sample was taken, with the room it was in then: a neighbour
+    released or moved since the sample was exposed all the same."""
+    at = found.sampled_at
+    moved_out = (
+        select(StayMove.stay_id)
+        .join(Room, Room.id == StayMove.from_room_id)
+        .where(Room.facility_id == facility_id, StayMove.moved_at > at)
+    )
+    candidates = session.scalars(
+        select(Stay)
+        .where(
+            Stay.kind == "centralized",
+            Stay.person_id != found.person_id,
+            Stay.started_at <= at,
+            or_(Stay.ended_at.is_(None), Stay.ended_at > at),
+            or_(Stay.facility_id == facility_id, Stay.id.in_(moved_out)),
+        )
+        .order_by(Stay.id)
+    ).all()
+    found_in: list[tuple[Stay, Room]] = []
+    for stay in candidates:
+        placement = placement_at(session, stay, at)
+        if placement is not None and placement.room.facility_id == facility_id:
+            found_in.append((stay, placement.room))
+    return sorted(found_in, key=lambda p: (p[1].building, p[1].floor, p[1].position, p[0].id))
+
+
 def _note_neighbour(
     session: Session, alert: QuarantineAlert, stay: Stay, found: InStayPositive, now: datetime
 ) -> RiskPerson:
@@ -359,11 +387,18 @@ def _note_neighbour(
         last_exposure_at=found.sampled_at,
     )
     risk = noted.risk_person
-    if risk.status in ("to_find", "found"):  # they are in a room already: under the measure
+    in_room = stay.ended_at is None
+    if in_room and risk.status in ("to_find", "found"):  # in a room already: under the measure
+        before = risk.status
         risk.status = "under_measure"
         risk.controlled_at = risk.controlled_at or stay.started_at
         risk.updated_at = now
-    if stay.risk_person_id is None:
+        record_audit(
+            session, SYSTEM, "risk_person.status", "risk_person", risk.id, risk.region_code,
+            {"status": [before, "under_measure"], "category": risk.category,
+             "measure": risk.measure, "alert": alert.id},
+        )  # fmt: skip
+    if in_room and stay.risk_person_id is None:
         stay.risk_person_id = risk.id
     edge = session.scalars(
         select(Exposure).where(
@@ -630,24 +665,38 @@ def alerts_board(
     actor's facilities without an earlier negative there (brought in)."""
     alerts = list_alerts(session, actor, facility_id)
     since = clock.now() - timedelta(days=days)
-    alerted = {
-        (stay_id, tube_id)
-        for stay_id, tube_id in session.execute(
-            select(QuarantineAlert.stay_id, QuarantineAlert.tube_id)
-        )
-    }
+    alerted = set(session.scalars(select(QuarantineAlert.stay_id)))
+    in_my_facilities = scope_facilities(
+        session,
+        select(Stay.person_id).join(Facility, Facility.id == Stay.facility_id),
+        actor,
+        Facility.region_code,
+        Facility.id,
+    )
+    if facility_id is not None:
+        in_my_facilities = in_my_facilities.where(Facility.id == facility_id)
+    any_positive = (
+        select(LabResult.id)
+        .where(LabResult.tube_id == Tube.id, LabResult.result == "positive")
+        .exists()
+    )
     brought: list[BroughtIn] = []
     for tube_id, sampled_at in session.execute(
         select(Tube.id, TubeMember.sampled_at)
         .join(TubeMember, TubeMember.tube_id == Tube.id)
-        .where(Tube.purpose == "stay", Tube.result == "positive", TubeMember.sampled_at >= since)
+        .where(
+            Tube.purpose == "stay",
+            any_positive,
+            TubeMember.sampled_at >= since,
+            TubeMember.person_id.in_(in_my_facilities),  # scoped before the limit
+        )
         .order_by(TubeMember.sampled_at.desc())
         .limit(500)
     ):
         found = _in_stay_positive(session, tube_id)
         if found is None or found.negative_tube_id is not None:
             continue
-        if (found.stay.id, tube_id) in alerted:
+        if found.stay.id in alerted:
             continue
         facility = session.get(Facility, found.placement.room.facility_id)
         assert facility is not None

@@ -313,6 +313,7 @@ def capacity_alerts(session: Session, actor: Actor) -> list[RegionForecast]:
 
 @dataclass(frozen=True)
 class Occupant:
+    stay_id: int
     name: str  # masked
     day: int  # day of stay, day 1 being the day it started
 
@@ -367,15 +368,15 @@ def facility_board(session: Session, actor: Actor, facility_id: int) -> Board:
     if shows:
         zone = get_settings().zone
         today = clock.today_local()
-        for room_id, name, started_at in session.execute(
-            select(Stay.room_id, Person.name, Stay.started_at)
+        for stay_id, room_id, name, started_at in session.execute(
+            select(Stay.id, Stay.room_id, Person.name, Stay.started_at)
             .join(Person, Person.id == Stay.person_id)
             .where(Stay.facility_id == facility.id, Stay.ended_at.is_(None))
             .order_by(Stay.started_at, Stay.id)
         ):
             if room_id is not None:
                 day = (today - started_at.astimezone(zone).date()).days + 1
-                occupants[room_id].append(Occupant(mask_name(name), day))
+                occupants[room_id].append(Occupant(stay_id, mask_name(name), day))
     floors: list[Floor] = []
     for room in rooms:
         if not floors or (floors[-1].building, floors[-1].floor) != (room.building, room.floor):

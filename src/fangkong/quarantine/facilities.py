@@ -246,7 +246,7 @@ def set_room_status(session: Session, actor: Actor, room_id: int, status: str) -
     """Mark a room cleaned (ready), being cleaned, or out of service. An
     occupied room changes only through the stays in it."""
     require(actor, Permission.QUARANTINE_STAYS)
-    room = session.get(Room, room_id)
+    room = session.get(Room, room_id, with_for_update=True)  # a placement may be filling it
     if room is None:
         raise NotFound("room not found")
     get_facility(session, actor, room.facility_id)

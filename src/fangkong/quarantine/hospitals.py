@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fangkong import clock
@@ -86,9 +87,11 @@ def _occupied(session: Session, room_id: int) -> bool:
 
 
 def _free_elsewhere(session: Session, actor: Actor, severity: str, but: int) -> str:
-    """Where beds for ``severity`` are free in the actor's jurisdiction."""
+    """Where beds for ``severity`` are free among the hospitals the actor
+    sees (a facility manager: only those they work for)."""
     rows = session.execute(
-        scope(
+        scope_facilities(
+            session,
             select(Facility.id, Facility.name, Room.ward_level, func.count())
             .join(Room, Room.facility_id == Facility.id)
             .where(
@@ -100,8 +103,9 @@ def _free_elsewhere(session: Session, actor: Actor, severity: str, but: int) -> 
             )
             .group_by(Facility.id, Facility.name, Room.ward_level)
             .order_by(Facility.name),
-            Facility.region_code,
             actor,
+            Facility.region_code,
+            Facility.id,
         )
     ).all()
     free: Counter[str] = Counter()
@@ -118,7 +122,7 @@ def _take_bed(
     session: Session, actor: Actor, facility: Facility, bed_id: int | None, severity: str
 ) -> Room:
     if bed_id is not None:
-        bed = session.get(Room, bed_id)
+        bed = session.get(Room, bed_id, with_for_update=True)  # two admissions, one bed
         if bed is None or bed.facility_id != facility.id or bed.kind != "bed":
             raise InvalidInput("bed_id", f"not a bed of {facility.name}")
         if not bed_fits(bed.ward_level, severity):
@@ -149,13 +153,17 @@ def _take_bed(
     )
 
 
-def _leave(session: Session, room_id: int | None, now: datetime) -> None:
-    """A room or bed left: to cleaning once nobody is in it."""
+def _leave(session: Session, room_id: int | None, now: datetime) -> str:
+    """A room or bed left: to cleaning once nobody is in it. Returns the
+    room's status after (for the audit), '' without a room."""
     if room_id is None:
-        return
-    room = session.get(Room, room_id)
-    if room is not None and not _occupied(session, room.id) and room.status == "occupied":
+        return ""
+    room = session.get(Room, room_id, with_for_update=True)  # a companion may leave at once
+    if room is None:
+        return ""
+    if not _occupied(session, room.id) and room.status == "occupied":
         room.status, room.status_at = "cleaning", now
+    return room.status
 
 
 def _occupy(bed: Room, now: datetime) -> None:
@@ -184,7 +192,9 @@ def admit_case(
     facility = _hospital(session, actor, facility_id)
     refuse_unless_receiving(session, facility)
     current = session.scalars(
-        select(Stay).where(Stay.person_id == case.person_id, Stay.ended_at.is_(None))
+        select(Stay)
+        .where(Stay.person_id == case.person_id, Stay.ended_at.is_(None))
+        .with_for_update()  # a release of the same stay waits, then finds it ended
     ).one_or_none()
     if current is not None and current.kind == "hospital":
         held = session.get(Facility, current.facility_id) if current.facility_id else None
@@ -193,10 +203,11 @@ def admit_case(
     bed = _take_bed(session, actor, facility, bed_id, severity)
     now = clock.now()
     ended: int | None = None
+    left_status = ""
     if current is not None:
         current.ended_at, current.end_reason = now, "became_case"
         session.flush()
-        _leave(session, current.room_id, now)
+        left_status = _leave(session, current.room_id, now)
         ended = current.id
     person = session.get(Person, case.person_id)
     assert person is not None  # a foreign key
@@ -217,7 +228,11 @@ def admit_case(
     )
     session.add(stay)
     _occupy(bed, now)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # the same case admitted at the same moment elsewhere
+        session.rollback()
+        raise Conflict(f"病例 {case.id} 刚被收治 (case {case.id} was just admitted)") from None
     record_audit(
         session,
         actor,
@@ -231,6 +246,8 @@ def admit_case(
             "bed": bed.number,
             "severity": severity,
             "ended_stay_id": ended,
+            "bed_status": ["ready", "occupied"],
+            "left_room_status": left_status,
         },
     )
     session.commit()
@@ -238,7 +255,7 @@ def admit_case(
 
 
 def _hospital_stay(session: Session, actor: Actor, stay_id: int) -> Stay:
-    stay = session.get(Stay, stay_id)
+    stay = session.get(Stay, stay_id, with_for_update=True)  # a transfer racing a discharge
     if stay is None or stay.kind != "hospital" or stay.facility_id is None:
         raise NotFound("hospital stay not found")
     get_facility(session, actor, stay.facility_id)  # 404 out of scope
@@ -284,7 +301,7 @@ def transfer_patient(
     stay.severity = severity
     _occupy(bed, now)
     session.flush()
-    _leave(session, left, now)
+    left_status = _leave(session, left, now)
     record_audit(
         session,
         actor,
@@ -296,6 +313,8 @@ def transfer_patient(
             "facility_id": [before[0], facility.id],
             "room_id": [before[1], bed.id],
             "severity": [before[2], severity],
+            "bed_status": ["ready", "occupied"],
+            "left_room_status": left_status,
         },
     )
     session.commit()
@@ -313,7 +332,7 @@ def discharge_patient(session: Session, actor: Actor, stay_id: int, note: str = 
     now = clock.now()
     stay.ended_at, stay.end_reason = now, "discharged"
     session.flush()
-    _leave(session, stay.room_id, now)
+    left_status = _leave(session, stay.room_id, now)
     record_audit(
         session,
         actor,
@@ -321,7 +340,12 @@ def discharge_patient(session: Session, actor: Actor, stay_id: int, note: str = 
         "stay",
         stay.id,
         stay.region_code,
-        {"case_id": stay.case_id, "end_reason": ["", "discharged"], "note": note},
+        {
+            "case_id": stay.case_id,
+            "end_reason": ["", "discharged"],
+            "note": note,
+            "left_room_status": left_status,
+        },
     )
     session.commit()
     return stay

@@ -6,17 +6,15 @@ of them listed for them in ``facility_staff``. Out-of-scope objects answer
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from fangkong.access.rules import Role, covers
-from fangkong.access.service import Actor, scope
+from fangkong.access.service import Actor, SelectT, scope
 from fangkong.errors import NotFound
 from fangkong.quarantine.models import Facility, FacilityStaff
-
-SelectT = TypeVar("SelectT", bound=Select[Any])
 
 
 def staffed_facility_ids(session: Session, actor: Actor) -> set[int] | None:

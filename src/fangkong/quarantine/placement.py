@@ -1,0 +1,777 @@
+"""Placing risk persons into centralized quarantine, and moving them.
+
+- :func:`placement_candidates` — the risk persons whose measure is
+  centralized quarantine, not released, without a stay in force, in the
+  actor's jurisdiction;
+- :func:`preview_placement` — the plan of a batch (who goes where, the
+  groups split across floors, how many rooms are missing and where else in
+  the jurisdiction rooms are free), written nowhere;
+- :func:`place_batch` — the same plan, written: stays, their test
+  schedules, rooms occupied, risk persons under the measure (controlled
+  from now), one audit event for the batch and one per stay. Thousands of
+  persons are written set-based (``COPY`` on PostgreSQL), the rooms it
+  fills locked so two batches never fill one room;
+- :func:`transfer_stay` — a stay (with whoever shares its room under an
+  exception) to another ready room; the room left goes to cleaning.
+
+The room rules are :mod:`fangkong.quarantine.placement_rules`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import Connection, Select, func, select, text
+from sqlalchemy.orm import Session
+
+from fangkong import clock
+from fangkong.access.rules import Permission, covers
+from fangkong.access.service import Actor, record_audit, require, scope
+from fangkong.bulkio import (
+    analyze_after_bulk,
+    copy_in,
+    is_postgres,
+    lock_for_append,
+    reserve_ids,
+    staged,
+)
+from fangkong.config import get_settings
+from fangkong.errors import Conflict, InvalidInput, NotFound
+from fangkong.people.identity import mask_identity
+from fangkong.people.models import Person
+from fangkong.policy import get_policy
+from fangkong.quarantine.exposure import RiskFacts, facts_of
+from fangkong.quarantine.facilities import refuse_unless_receiving
+from fangkong.quarantine.models import Facility, FacilityInspection, Room, Stay, StayMove
+from fangkong.quarantine.placement_rules import (
+    Assignment,
+    Candidate,
+    Companion,
+    FloorKey,
+    FreeRoom,
+    PlacementPolicy,
+    Plan,
+    plan_placement,
+    room_violations,
+)
+from fangkong.quarantine.scope import get_facility, scope_facilities, staffed_facility_ids
+from fangkong.quarantine.stay_rules import planned_end_on, test_schedule
+from fangkong.tracing.models import CATEGORIES, RiskPerson
+
+MEASURE = "centralized_quarantine"
+MAX_BATCH = 50_000
+MAX_PAGE = 500
+
+
+# --- candidates ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CandidateFilter:
+    region: str = ""
+    category: str = ""
+
+    def check(self) -> None:
+        if self.region and not self.region.isdigit():
+            raise InvalidInput("region", "a region code is digits only")
+        if self.category and self.category not in CATEGORIES:
+            raise InvalidInput("category", f"one of {', '.join(CATEGORIES)}")
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    risk_person_id: int
+    person_id: int
+    name: str
+    id_number: str  # masked
+    region_code: str
+    category: str
+    status: str
+    household_id: int | None
+    age: int | None
+    deadline_at: datetime
+    overdue: bool
+
+
+def _candidates(actor: Actor, wanted: CandidateFilter) -> Select[Any]:
+    wanted.check()
+    in_stay = (
+        select(Stay.id)
+        .where(Stay.person_id == RiskPerson.person_id, Stay.ended_at.is_(None))
+        .exists()
+    )
+    stmt = scope(select(RiskPerson.id), RiskPerson.region_code, actor).where(
+        RiskPerson.measure == MEASURE, RiskPerson.status != "released", ~in_stay
+    )
+    if wanted.region:
+        stmt = stmt.where(RiskPerson.region_code.startswith(wanted.region, autoescape=True))
+    if wanted.category:
+        stmt = stmt.where(RiskPerson.category == wanted.category)
+    return stmt
+
+
+def placement_candidates(
+    session: Session, actor: Actor, wanted: CandidateFilter, *, offset: int = 0, limit: int = 100
+) -> tuple[list[CandidateRow], int]:
+    """One page of the persons waiting for a room, earliest deadline first,
+    and their number."""
+    require(actor, Permission.QUARANTINE_STAYS)
+    if not 0 < limit <= MAX_PAGE:
+        raise InvalidInput("limit", f"between 1 and {MAX_PAGE}")
+    ids = _candidates(actor, wanted)
+    total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+    now, today = clock.now(), clock.today_local()
+    rows = session.execute(
+        select(RiskPerson, Person)
+        .join(Person, Person.id == RiskPerson.person_id)
+        .where(RiskPerson.id.in_(ids))
+        .order_by(RiskPerson.deadline_at, RiskPerson.id)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return [
+        CandidateRow(
+            risk_person_id=risk.id,
+            person_id=person.id,
+            name=person.name,
+            id_number=mask_identity(person.id_number),
+            region_code=risk.region_code,
+            category=risk.category,
+            status=risk.status,
+            household_id=person.household_id,
+            age=age_on(person.birth_date, today),
+            deadline_at=risk.deadline_at,
+            overdue=risk.deadline_at < now,
+        )
+        for risk, person in rows
+    ], int(total)
+
+
+def candidate_ids(session: Session, actor: Actor, wanted: CandidateFilter) -> list[int]:
+    """Every candidate the filter selects (a batch "all of these")."""
+    require(actor, Permission.QUARANTINE_STAYS)
+    return list(session.scalars(_candidates(actor, wanted).order_by(RiskPerson.id)))
+
+
+def age_on(born: date | None, today: date) -> int | None:
+    if born is None:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+# --- facilities and their free rooms --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteRooms:
+    facility_id: int
+    name: str | None  # None: outside what the actor may see by name
+    region_code: str
+    free_rooms: int
+    receiving: bool
+
+
+def _free_room_counts(session: Session, facility_ids: Sequence[int]) -> dict[int, int]:
+    if not facility_ids:
+        return {}
+    return {
+        int(fid): int(n)
+        for fid, n in session.execute(
+            select(Room.facility_id, func.count())
+            .where(
+                Room.facility_id.in_(facility_ids),
+                Room.status == "ready",
+                Room.kind == "room",
+                Room.private_bathroom.is_(True),
+            )
+            .group_by(Room.facility_id)
+        )
+    }
+
+
+def quarantine_sites(session: Session, actor: Actor) -> list[SiteRooms]:
+    """The quarantine sites the actor sees, with their free rooms (ready,
+    with a private bathroom) and whether they may receive persons."""
+    require(actor, Permission.QUARANTINE_STAYS)
+    sites = session.scalars(
+        scope_facilities(
+            session,
+            select(Facility).where(Facility.kind == "quarantine_site").order_by(Facility.name),
+            actor,
+            Facility.region_code,
+            Facility.id,
+        )
+    ).all()
+    free = _free_room_counts(session, [f.id for f in sites])
+    receiving = _receiving_ids(session, [f.id for f in sites])
+    return [
+        SiteRooms(f.id, f.name, f.region_code, free.get(f.id, 0), f.id in receiving) for f in sites
+    ]
+
+
+def capacity_elsewhere(session: Session, actor: Actor, chosen: Sequence[int]) -> list[SiteRooms]:
+    """Free rooms in the other receiving quarantine sites of the actor's
+    jurisdiction, most first. A facility manager learns the region and the
+    rooms of sites they do not work for, not their names."""
+    sites = session.scalars(
+        scope(
+            select(Facility).where(
+                Facility.kind == "quarantine_site",
+                Facility.active.is_(True),
+                Facility.id.notin_(list(chosen) or [-1]),
+            ),
+            Facility.region_code,
+            actor,
+        )
+    ).all()
+    free = _free_room_counts(session, [f.id for f in sites])
+    staffed = staffed_facility_ids(session, actor)
+    receiving = _receiving_ids(session, [f.id for f in sites])
+    found = [
+        SiteRooms(
+            f.id,
+            f.name if staffed is None or f.id in staffed else None,
+            f.region_code,
+            free[f.id],
+            True,
+        )
+        for f in sites
+        if free.get(f.id, 0) > 0 and f.id in receiving
+    ]
+    return sorted(found, key=lambda s: (-s.free_rooms, s.region_code, s.facility_id))
+
+
+def _receiving_ids(session: Session, facility_ids: Sequence[int]) -> set[int]:
+    """Which of the facilities may receive: active, latest inspection passed
+    (one query for all; :func:`refuse_unless_receiving` says why not)."""
+    latest = (
+        select(
+            FacilityInspection.facility_id,
+            FacilityInspection.passed,
+            func.row_number()
+            .over(
+                partition_by=FacilityInspection.facility_id,
+                order_by=(FacilityInspection.inspected_on.desc(), FacilityInspection.id.desc()),
+            )
+            .label("n"),
+        )
+        .where(FacilityInspection.facility_id.in_(facility_ids))
+        .subquery()
+    )
+    return set(
+        session.scalars(
+            select(Facility.id)
+            .join(latest, latest.c.facility_id == Facility.id)
+            .where(latest.c.n == 1, latest.c.passed.is_(True), Facility.active.is_(True))
+        )
+    )
+
+
+def _facilities(
+    session: Session, actor: Actor, facility_ids: Sequence[int] | None
+) -> list[Facility]:
+    if facility_ids is None:
+        sites = [s for s in quarantine_sites(session, actor) if s.receiving and s.free_rooms]
+        if not sites:
+            raise Conflict("no quarantine site of yours can receive persons now")
+        facility_ids = [s.facility_id for s in sites]
+    if not facility_ids:
+        raise InvalidInput("facility_ids", "choose at least one quarantine site")
+    wanted = list(dict.fromkeys(facility_ids))
+    found = {
+        f.id: f
+        for f in session.scalars(
+            scope_facilities(
+                session,
+                select(Facility).where(Facility.id.in_(wanted)),
+                actor,
+                Facility.region_code,
+                Facility.id,
+            )
+        )
+    }
+    if len(found) != len(wanted):
+        raise NotFound("facility not found")
+    receiving = _receiving_ids(session, wanted)
+    chosen = []
+    for facility_id in wanted:
+        facility = found[facility_id]
+        if facility.kind != "quarantine_site":
+            raise InvalidInput("facility_ids", f"{facility.name} is not a quarantine site")
+        if facility_id not in receiving:
+            refuse_unless_receiving(session, facility)  # raises, saying why
+        chosen.append(facility)
+    return chosen
+
+
+# --- the plan ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlacementPreview:
+    plan: Plan
+    facilities: list[Facility]
+    persons: int
+    by_facility: dict[int, int]  # facility id -> persons placed
+    floors: dict[int, int]  # facility id -> floors used
+    elsewhere: list[SiteRooms]  # when rooms are missing
+    rooms: dict[int, FreeRoom]  # the rooms the plan uses, by id
+
+    @property
+    def shortfall(self) -> bool:
+        return bool(self.plan.unplaced)
+
+
+@dataclass
+class _Prepared:
+    preview: PlacementPreview
+    facts: dict[int, RiskFacts]  # person id -> facts
+
+
+def _policy() -> PlacementPolicy:
+    policy = get_policy()
+    return PlacementPolicy(policy.child_companion_below_age, policy.floor_buffer_rooms)
+
+
+def _check_candidates(facts: list[RiskFacts], wanted: set[int]) -> None:
+    if len(facts) != len(wanted):
+        raise NotFound("risk person not found")
+    for f in facts:
+        if f.measure != MEASURE:
+            raise InvalidInput(
+                "risk_person_ids",
+                f"risk person {f.risk_person_id} is not for centralized quarantine ({f.measure})",
+            )
+        if f.status == "released":
+            raise InvalidInput("risk_person_ids", f"risk person {f.risk_person_id} is released")
+        if f.in_stay:
+            raise InvalidInput(
+                "risk_person_ids", f"risk person {f.risk_person_id} has a stay in force already"
+            )
+
+
+def _free_rooms(
+    session: Session, facilities: list[Facility], *, lock: bool
+) -> tuple[list[FreeRoom], set[FloorKey]]:
+    conn = session.connection()
+    ids = [f.id for f in facilities]
+    stmt = (
+        select(
+            Room.id,
+            Room.facility_id,
+            Room.building,
+            Room.floor,
+            Room.position,
+            Room.capacity,
+            Room.private_bathroom,
+        )
+        .where(Room.facility_id.in_(ids), Room.status == "ready", Room.kind == "room")
+        .order_by(Room.id)
+    )
+    if lock and is_postgres(conn):
+        stmt = stmt.with_for_update()
+    rooms = [FreeRoom(*row) for row in conn.execute(stmt)]
+    in_use = {
+        (int(f), str(b), int(n))
+        for f, b, n in conn.execute(
+            select(Room.facility_id, Room.building, Room.floor)
+            .where(Room.facility_id.in_(ids), Room.status == "occupied")
+            .distinct()
+        )
+    }
+    return rooms, in_use
+
+
+def _prepare(
+    session: Session,
+    actor: Actor,
+    facility_ids: Sequence[int] | None,
+    risk_person_ids: Sequence[int],
+    exceptions: Sequence[Companion],
+    *,
+    lock: bool,
+) -> _Prepared:
+    require(actor, Permission.QUARANTINE_STAYS)
+    wanted = set(risk_person_ids)
+    if not wanted:
+        raise InvalidInput("risk_person_ids", "choose at least one person")
+    if len(wanted) > MAX_BATCH:
+        raise InvalidInput("risk_person_ids", f"at most {MAX_BATCH} persons a batch")
+    facilities = _facilities(session, actor, facility_ids)
+    facts = facts_of(session.connection(), list(wanted), lock=lock)
+    if any(not covers(actor.jurisdiction, f.region_code) for f in facts):
+        raise NotFound("risk person not found")
+    _check_candidates(facts, wanted)
+    today = clock.today_local()
+    persons = [
+        Candidate(f.person_id, f.household_id, f.exposure_key, age_on(f.birth_date, today))
+        for f in facts
+    ]
+    by_risk = {f.risk_person_id: f.person_id for f in facts}
+    companions = []
+    for named in exceptions:  # the page and the callers name risk persons
+        if named.person_id not in by_risk or named.with_person_id not in by_risk:
+            missing = named.person_id if named.person_id not in by_risk else named.with_person_id
+            raise InvalidInput("exceptions", f"risk person {missing} is not in the batch")
+        companions.append(
+            Companion(by_risk[named.person_id], by_risk[named.with_person_id], named.kind)
+        )
+    rooms, in_use = _free_rooms(session, facilities, lock=lock)
+    policy = _policy()
+    plan = plan_placement(
+        persons,
+        rooms,
+        policy,
+        companions=companions,
+        facility_order=[f.id for f in facilities],
+        floors_in_use=in_use,
+    )
+    wrong = room_violations(plan.assignments, persons, policy)
+    if wrong:  # the planner's promise, checked before anything is written
+        raise Conflict("; ".join(wrong[:3]))
+    room_of = {r.room_id: r for r in rooms}
+    used = {a.room_id: room_of[a.room_id] for a in plan.assignments}
+    by_facility = Counter(room_of[a.room_id].facility_id for a in plan.assignments)
+    floors = Counter(f for f, _, _ in {r.floor_key for r in used.values()})
+    elsewhere = (
+        capacity_elsewhere(session, actor, [f.id for f in facilities]) if plan.unplaced else []
+    )
+    preview = PlacementPreview(
+        plan, facilities, len(persons), dict(by_facility), dict(floors), elsewhere, used
+    )
+    return _Prepared(preview, {f.person_id: f for f in facts})
+
+
+def preview_placement(
+    session: Session,
+    actor: Actor,
+    facility_ids: Sequence[int] | None,
+    risk_person_ids: Sequence[int],
+    exceptions: Sequence[Companion] = (),
+) -> PlacementPreview:
+    """The plan of a batch, written nowhere. ``facility_ids`` None: every
+    receiving quarantine site of the actor's, in name order. ``exceptions``
+    name risk-person ids (a child with their guardian, a carer with the
+    person needing care)."""
+    prepared = _prepare(session, actor, facility_ids, risk_person_ids, exceptions, lock=False)
+    session.rollback()  # the staging table and nothing else
+    return prepared.preview
+
+
+def shortfall_message(preview: PlacementPreview) -> str:
+    """How many rooms are missing and where else rooms are free."""
+    plan = preview.plan
+    if not plan.unplaced:
+        return ""
+    where = "; ".join(
+        f"{s.name or '辖区内其他隔离点 (another site)'} {s.region_code}: {s.free_rooms}"
+        for s in preview.elsewhere[:10]
+    )
+    return (
+        f"缺少 {plan.rooms_missing} 间房，{len(plan.unplaced)} 人未安置 "
+        f"({plan.rooms_missing} rooms missing, {len(plan.unplaced)} persons without a room); "
+        + (
+            f"辖区内尚有空房 (free rooms elsewhere in your jurisdiction): {where}"
+            if where
+            else "辖区内无其他空房 (no free rooms elsewhere in your jurisdiction)"
+        )
+    )
+
+
+# --- writing the batch -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlacementResult:
+    preview: PlacementPreview
+    placed: int
+    first_stay_id: int | None
+
+
+TIME = pa.timestamp("us", tz="UTC")
+
+
+def place_batch(
+    session: Session,
+    actor: Actor,
+    facility_ids: Sequence[int] | None,
+    risk_person_ids: Sequence[int],
+    exceptions: Sequence[Companion] = (),
+) -> PlacementResult:
+    """Place the batch as :func:`preview_placement` plans it; whoever finds
+    no room stays a candidate (the result says how many rooms are missing
+    and where else rooms are free)."""
+    prepared = _prepare(session, actor, facility_ids, risk_person_ids, exceptions, lock=True)
+    preview = prepared.preview
+    plan = preview.plan
+    if not plan.assignments:
+        session.rollback()
+        return PlacementResult(preview, 0, None)
+    conn = session.connection()
+    now, today = clock.now(), clock.today_local()
+    policy = get_policy()
+    zone = get_settings().zone
+    facility_region = {f.id: f.region_code for f in preview.facilities}
+    rooms = preview.rooms
+    room_ids = pa.table({"room_id": pa.array(sorted(rooms), pa.int64())})
+    with staged(conn, "stage_place_rooms", "room_id BIGINT", room_ids) as stage:
+        taken = conn.execute(
+            text(
+                "UPDATE room SET status = 'occupied', status_at = :now "
+                f"WHERE status = 'ready' AND id IN (SELECT room_id FROM {stage})"
+            ),
+            {"now": now},
+        ).rowcount
+    if taken != len(rooms):
+        session.rollback()
+        raise Conflict(
+            "另一批安置刚占用了其中的房间，请重新预览 (rooms were just taken; preview again)"
+        )
+    lock_for_append(conn, ["stay", "scheduled_test"])
+    ordered = sorted(plan.assignments, key=lambda a: a.lead_person_id is not None)  # leads first
+    ids = reserve_ids(conn, "stay", len(ordered)).to_pylist()
+    stay_of = {a.person_id: stay_id for a, stay_id in zip(ordered, ids, strict=True)}
+    facts = prepared.facts
+    ends: list[date] = []
+    tests: dict[str, list[object]] = {"stay_id": [], "day": [], "due_on": []}
+    schedules: dict[tuple[str, date], list[tuple[int, date]]] = {}
+    for a, stay_id in zip(ordered, ids, strict=True):
+        f = facts[a.person_id]
+        exposed = f.last_exposure_at.astimezone(zone).date() if f.last_exposure_at else today
+        end = planned_end_on(exposed, policy.quarantine_days_for(f.category))
+        ends.append(end)
+        key = (f.category, end)
+        if key not in schedules:
+            schedules[key] = test_schedule(
+                today, end, policy.test_days_for(f.category, "centralized")
+            )
+        for day, due in schedules[key]:
+            tests["stay_id"].append(stay_id)
+            tests["day"].append(day)
+            tests["due_on"].append(due)
+    stays = pa.table(
+        {
+            "id": pa.array(ids, pa.int64()),
+            "person_id": pa.array([a.person_id for a in ordered], pa.int64()),
+            "region_code": [facility_region[rooms[a.room_id].facility_id] for a in ordered],
+            "facility_id": pa.array([rooms[a.room_id].facility_id for a in ordered], pa.int64()),
+            "room_id": pa.array([a.room_id for a in ordered], pa.int64()),
+            "risk_person_id": pa.array(
+                [facts[a.person_id].risk_person_id for a in ordered], pa.int64()
+            ),
+            "household_id": pa.array([a.household_id for a in ordered], pa.int64()),
+            "exposure_key": [a.exposure_key for a in ordered],
+            "companion_of": pa.array(
+                [None if a.lead_person_id is None else stay_of[a.lead_person_id] for a in ordered],
+                pa.int64(),
+            ),
+            "last_exposure_at": pa.array(
+                [facts[a.person_id].last_exposure_at for a in ordered], TIME
+            ),
+            "planned_end_on": pa.array(ends, pa.date32()),
+            "placed_by": pa.array([actor.user_id] * len(ordered), pa.int64()),
+        }
+    )
+    copy_in(
+        conn,
+        "stay",
+        stays,
+        {"kind": "centralized", "severity": "", "started_at": now, "end_reason": ""},
+    )
+    copy_in(
+        conn,
+        "scheduled_test",
+        pa.table(
+            {
+                "stay_id": pa.array(tests["stay_id"], pa.int64()),
+                "day": pa.array(tests["day"], pa.int32()),
+                "due_on": pa.array(tests["due_on"], pa.date32()),
+            }
+        ),
+    )
+    risk_ids = pa.table(
+        {"risk_person_id": pa.array([facts[a.person_id].risk_person_id for a in ordered])}
+    )
+    with staged(conn, "stage_place_risk", "risk_person_id BIGINT", risk_ids) as stage:
+        conn.execute(
+            text(
+                "UPDATE risk_person SET status = 'under_measure', updated_at = :now, "
+                "controlled_at = CASE WHEN status = 'under_measure' AND controlled_at IS NOT NULL "
+                "THEN controlled_at ELSE :now END "
+                f"WHERE id IN (SELECT risk_person_id FROM {stage})"
+            ),
+            {"now": now},
+        )
+    _audit_stays(conn, actor, ordered, ids, stays, facts, now)
+    record_audit(
+        session,
+        actor,
+        "placement.batch",
+        "facility",
+        preview.facilities[0].id,
+        preview.facilities[0].region_code,
+        {
+            "facilities": [f.id for f in preview.facilities],
+            "persons": preview.persons,
+            "placed": len(ordered),
+            "unplaced": len(plan.unplaced),
+            "rooms_missing": plan.rooms_missing,
+            "stays": [ids[0], ids[-1]],
+            "groups": plan.groups,
+            "groups_on_one_floor": plan.groups_on_one_floor,
+            "split_groups": len(plan.split_groups),
+        },
+    )
+    analyze_after_bulk(conn, ["stay", "scheduled_test"], len(ordered))
+    session.expire_all()
+    session.commit()
+    return PlacementResult(preview, len(ordered), ids[0])
+
+
+def _audit_stays(
+    conn: Connection,
+    actor: Actor,
+    ordered: Sequence[Assignment],
+    ids: list[int],
+    stays: pa.Table,
+    facts: dict[int, RiskFacts],
+    now: datetime,
+) -> None:
+    """One audit event per stay (the person's risk record put under the
+    measure with it), appended in bulk."""
+    regions = stays.column("region_code").to_pylist()
+    changes = [
+        json.dumps(
+            {
+                "room_id": a.room_id,
+                "risk_person_id": facts[a.person_id].risk_person_id,
+                "risk_status": [facts[a.person_id].status, "under_measure"],
+                "exposure_key": a.exposure_key,
+                "companion_of": stay_id_of_lead,
+            },
+            ensure_ascii=False,
+        )
+        for a, stay_id_of_lead in zip(
+            ordered, stays.column("companion_of").to_pylist(), strict=True
+        )
+    ]
+    copy_in(
+        conn,
+        "audit_event",
+        pa.table(
+            {
+                "actor_id": pa.array([actor.user_id] * len(ids), pa.int64()),
+                "object_id": [str(i) for i in ids],
+                "region_code": regions,
+                "changes": changes,
+            }
+        ),
+        {
+            "at": now,
+            "actor_label": actor.username,
+            "action": "stay.place",
+            "object_type": "stay",
+        },
+    )
+
+
+# --- transfers ---------------------------------------------------------------------
+
+
+def transfer_stay(
+    session: Session, actor: Actor, stay_id: int, room_id: int, reason: str
+) -> list[Stay]:
+    """Move a stay to another room, with whoever shares its room under an
+    exception; the target must be a ready room with a private bathroom in a
+    receiving quarantine site, large enough for them. The room left goes to
+    cleaning before anyone else is placed in it."""
+    require(actor, Permission.QUARANTINE_STAYS)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("reason", "say why the person moves")
+    stay = session.get(Stay, stay_id, with_for_update=True)
+    if stay is None or stay.facility_id is None or stay.room_id is None:
+        raise NotFound("stay not found")
+    get_facility(session, actor, stay.facility_id)
+    if stay.ended_at is not None:
+        raise Conflict("this stay has ended")
+    if stay.kind != "centralized":
+        raise InvalidInput("stay_id", "only a stay in a quarantine room moves to another room")
+    lead_id = stay.companion_of or stay.id
+    unit = list(
+        session.scalars(
+            select(Stay)
+            .where(
+                Stay.room_id == stay.room_id,
+                Stay.ended_at.is_(None),
+                (Stay.id == lead_id) | (Stay.companion_of == lead_id),
+            )
+            .order_by(Stay.id)
+            .with_for_update()
+        )
+    )
+    room = session.get(Room, room_id, with_for_update=True)
+    if room is None:
+        raise NotFound("room not found")
+    target = get_facility(session, actor, room.facility_id)
+    if target.kind != "quarantine_site" or room.kind != "room":
+        raise InvalidInput("room_id", "choose a room of a quarantine site")
+    if room.id == stay.room_id:
+        raise InvalidInput("room_id", "the person is in this room already")
+    if room.status != "ready":
+        raise Conflict(f"room {room.number} is not ready ({room.status})")
+    if not room.private_bathroom:
+        raise InvalidInput("room_id", f"room {room.number} has no private bathroom")
+    if room.capacity < len(unit):
+        raise InvalidInput(
+            "room_id", f"room {room.number} holds {room.capacity}; {len(unit)} persons move"
+        )
+    if target.id != stay.facility_id:
+        refuse_unless_receiving(session, target)
+    old = session.get(Room, stay.room_id, with_for_update=True)
+    assert old is not None
+    now = clock.now()
+    for moving in unit:
+        session.add(
+            StayMove(
+                stay_id=moving.id,
+                from_room_id=old.id,
+                to_room_id=room.id,
+                reason=reason[:200],
+                moved_at=now,
+                moved_by=actor.user_id,
+            )
+        )
+        record_audit(
+            session,
+            actor,
+            "stay.transfer",
+            "stay",
+            moving.id,
+            target.region_code,
+            {"room_id": [old.id, room.id], "facility_id": [moving.facility_id, target.id]},
+        )
+        moving.room_id, moving.facility_id, moving.region_code = (
+            room.id,
+            target.id,
+            target.region_code,
+        )
+    room.status, room.status_at = "occupied", now
+    old.status, old.status_at = "cleaning", now
+    record_audit(
+        session,
+        actor,
+        "room.status",
+        "room",
+        old.id,
+        old.region_code,
+        {"status": ["occupied", "cleaning"]},
+    )
+    session.commit()
+    return unit
