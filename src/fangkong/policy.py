@@ -143,6 +143,19 @@ class Policy(BaseSettings):
         "Protocol 8th ed. (for persons who cannot be quarantined centrally, and the "
         "home health monitoring after a close contact's centralized quarantine)",
     )
+    close_contact_home_monitoring_days: int = Field(
+        7,
+        ge=0,
+        le=28,
+        description="days of home health monitoring (居家健康监测) that follow a close "
+        "contact's release from centralized quarantine, 0 for none; Protocol 8th ed. "
+        "('14 + 7'; the 9th ed.: 7 days centralized + 3 at home)",
+    )
+    home_monitoring_test_days: tuple[int, ...] = Field(
+        (2, 7),
+        description="test days of the home health monitoring after centralized quarantine; "
+        "Protocol 8th ed.",
+    )
     close_contact_test_days: tuple[int, ...] = Field(
         (1, 4, 7, 14),
         description="days of a close contact's quarantine with a nucleic-acid test, day 1 "
@@ -243,7 +256,10 @@ class Policy(BaseSettings):
         return value
 
     @field_validator(
-        "close_contact_test_days", "secondary_contact_test_days", "home_quarantine_test_days"
+        "close_contact_test_days",
+        "secondary_contact_test_days",
+        "home_quarantine_test_days",
+        "home_monitoring_test_days",
     )
     @classmethod
     def _test_days(cls, value: tuple[int, ...]) -> tuple[int, ...]:

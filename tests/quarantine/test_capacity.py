@@ -284,6 +284,16 @@ def test_the_forecast_of_a_region_outside_the_jurisdiction_is_not_found(
         room_forecast(session, other_county_commander, "999999")
 
 
+def test_a_facility_manager_gets_no_forecast_that_weighs_a_countys_demand_against_one_site(
+    session: Session, registry: Registry, site: Facility, facility_manager: Actor
+) -> None:
+    for resident in registry.anci_adults[:3]:
+        at_risk(session, resident, "close")
+    assert capacity_alerts(session, facility_manager) == []
+    with pytest.raises(NotFound):
+        room_forecast(session, facility_manager, ANCI)
+
+
 # --- the board ---------------------------------------------------------------------------------
 
 

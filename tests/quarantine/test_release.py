@@ -6,7 +6,7 @@ line; releases due are listed per facility; a certificate after release."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -17,7 +17,8 @@ from fangkong import clock
 from fangkong.access.models import AuditEvent
 from fangkong.access.service import Actor
 from fangkong.errors import Conflict, NotFound
-from fangkong.quarantine.models import Facility, Room, Stay
+from fangkong.policy import get_policy
+from fangkong.quarantine.models import Facility, Room, ScheduledTest, Stay
 from fangkong.quarantine.release_rules import CheckFact, ScheduleItem, release_blockers
 from fangkong.quarantine.stays import (
     record_health_check,
@@ -155,7 +156,7 @@ def test_a_complete_stay_is_released_its_room_goes_to_cleaning_and_the_risk_pers
     make_stay: Callable[..., Stay],
     registry: Registry,
 ) -> None:
-    risk = at_risk(session, registry.a1[0])
+    risk = at_risk(session, registry.a1[0], "secondary")  # no home monitoring after
     stay = make_stay(risk=risk)
     take_all(session, facility_manager, lab, stay, ALL_NEGATIVE)
     record_health_check(session, facility_manager, stay.id, symptoms=False, temperature=36.5)
@@ -196,6 +197,45 @@ def test_a_room_shared_with_a_companion_stays_occupied_until_both_leave(
     assert session.get(Room, parent.room_id).status == "occupied"  # type: ignore[union-attr]
 
 
+@pytest.fixture
+def no_home_monitoring(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("FANGKONG_POLICY_CLOSE_CONTACT_HOME_MONITORING_DAYS", "0")
+    get_policy.cache_clear()
+    yield
+    get_policy.cache_clear()  # the environment is restored after this
+
+
+def test_a_close_contact_released_from_the_site_goes_on_to_home_health_monitoring(
+    session: Session,
+    facility_manager: Actor,
+    lab: Actor,
+    make_stay: Callable[..., Stay],
+    registry: Registry,
+) -> None:
+    risk = at_risk(session, registry.a1[0], "close")
+    stay = make_stay(registry.a1[0], risk=risk)
+    take_all(session, facility_manager, lab, stay, ALL_NEGATIVE)
+    record_health_check(session, facility_manager, stay.id, symptoms=False, temperature=36.5)
+
+    release_stay(session, facility_manager, stay.id)
+
+    home = session.scalars(
+        select(Stay).where(Stay.person_id == registry.a1[0].id, Stay.ended_at.is_(None))
+    ).one()
+    assert (home.kind, home.region_code, home.planned_end_on) == (
+        "home_monitoring",
+        registry.a1[0].region_code,
+        TODAY + timedelta(days=7),
+    )
+    due = session.execute(
+        select(ScheduledTest.day, ScheduledTest.due_on).where(ScheduledTest.stay_id == home.id)
+    ).all()
+    assert sorted(due) == [(2, TODAY + timedelta(days=1)), (7, TODAY + timedelta(days=6))]
+    after = session.get(RiskPerson, risk.id)
+    assert after is not None
+    assert (after.status, after.measure) == ("under_measure", "health_monitoring")
+
+
 def test_releasing_a_close_contact_releases_those_secondary_only_through_them(
     session: Session,
     facility_manager: Actor,
@@ -203,7 +243,10 @@ def test_releasing_a_close_contact_releases_those_secondary_only_through_them(
     lab: Actor,
     make_stay: Callable[..., Stay],
     registry: Registry,
+    no_home_monitoring: None,
 ) -> None:
+    """With no home monitoring after quarantine (the policy set to 0 days),
+    the close contact's release ends the graph's reason for the secondary."""
     case = record_case(
         session,
         epidemiologist,

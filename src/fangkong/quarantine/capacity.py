@@ -37,7 +37,7 @@ from fangkong.quarantine.capacity_rules import (
     total,
 )
 from fangkong.quarantine.models import Facility, FacilityInspection, FacilityStaff, Room, Stay
-from fangkong.quarantine.scope import get_facility, scope_facilities
+from fangkong.quarantine.scope import get_facility, scope_facilities, staffed_facility_ids
 from fangkong.regions.models import Region
 from fangkong.tracing.models import RiskPerson
 
@@ -203,6 +203,9 @@ def room_forecast(session: Session, actor: Actor, region_code: str) -> RegionFor
     persons waiting for a room, the trend of new close and secondary
     contacts, the releases due and the rooms back from cleaning."""
     require(actor, Permission.QUARANTINE_READ)
+    if staffed_facility_ids(session, actor) is not None:
+        # a region's demand weighed against one facility would mislead: a command view
+        raise NotFound("the room forecast is for commanders and community staff")
     region = _region(session, actor, region_code)
     prefix = region.prefix
     days = get_policy().capacity_forecast_days
@@ -280,7 +283,10 @@ def room_forecast(session: Session, actor: Actor, region_code: str) -> RegionFor
 def forecast_regions(session: Session, actor: Actor) -> list[str]:
     """The regions whose forecast is watched: each county with facilities
     or persons waiting for a room in the actor's scope; a user below the
-    county level watches their own jurisdiction."""
+    county level watches their own jurisdiction. A facility manager
+    watches none (the forecast is a command view)."""
+    if staffed_facility_ids(session, actor) is not None:
+        return []
     if len(actor.jurisdiction) > 6:
         return [actor.jurisdiction]
     codes = {f.region_code[:6] for f in _facilities_in_scope(session, actor)}

@@ -492,8 +492,10 @@ def _blockers(
 def release_stay(session: Session, actor: Actor, stay_id: int) -> Stay:
     """Release the person of a stay when every criterion holds; otherwise
     refuse, naming each unmet one (e.g. "day 14 test not taken"). The room
-    goes to cleaning (once nobody else is in it), and the risk record is
-    released as completed, which also brings the secondary contacts in line."""
+    goes to cleaning (once nobody else is in it). A close contact leaving
+    centralized quarantine goes on to home health monitoring when the policy
+    says so; anyone else's risk record is released as completed, which also
+    brings the secondary contacts in line."""
     stay = _stay_to_change(session, actor, stay_id)
     now, today = clock.now(), clock.today_local()
     tests = _tests_of(session, [stay.id])[stay.id]
@@ -515,7 +517,16 @@ def release_stay(session: Session, actor: Actor, stay_id: int) -> Stay:
             changes["room"] = [room.number, "occupied", "cleaning"]
     record_audit(session, actor, "stay.release", "stay", stay.id, stay.region_code, changes)
     risk = session.get(RiskPerson, stay.risk_person_id) if stay.risk_person_id else None
-    if risk is not None and risk.status != "released":
+    monitoring_days = get_policy().close_contact_home_monitoring_days
+    if (
+        risk is not None
+        and risk.status != "released"
+        and risk.category == "close"
+        and stay.kind == "centralized"
+        and monitoring_days > 0
+    ):
+        _monitor_at_home(session, actor, stay, risk, monitoring_days, now, today)
+    elif risk is not None and risk.status != "released":
         before = risk.status
         end_risk_record(risk, "completed", now)
         region, risk_id = risk.region_code, risk.id
@@ -537,6 +548,62 @@ def release_stay(session: Session, actor: Actor, stay_id: int) -> Stay:
         )
     session.commit()
     return stay
+
+
+def _monitor_at_home(
+    session: Session,
+    actor: Actor,
+    stay: Stay,
+    risk: RiskPerson,
+    days: int,
+    now: datetime,
+    today: date,
+) -> None:
+    """A close contact released from centralized quarantine goes on to home
+    health monitoring for the policy's days (Protocol 8th ed., "14 + 7"):
+    the risk record stays under a measure, now ``health_monitoring``, and a
+    home stay with its own tests starts today in their community."""
+    session.flush()  # the ended stay first: one stay in force per person
+    person = session.get(Person, stay.person_id)
+    assert person is not None  # a foreign key
+    end_on = today + timedelta(days=days)
+    home = Stay(
+        person_id=person.id,
+        region_code=person.region_code,
+        kind="home_monitoring",
+        risk_person_id=risk.id,
+        household_id=person.household_id,
+        exposure_key=stay.exposure_key,
+        last_exposure_at=stay.last_exposure_at,
+        started_at=now,
+        planned_end_on=end_on,
+        end_reason="",
+        placed_by=actor.user_id,
+    )
+    session.add(home)
+    session.flush()
+    schedule = test_schedule(today, end_on, get_policy().home_monitoring_test_days)
+    session.add_all(ScheduledTest(stay_id=home.id, day=d, due_on=on) for d, on in schedule)
+    before = risk.measure
+    risk.measure, risk.updated_at = "health_monitoring", now
+    record_audit(
+        session,
+        actor,
+        "stay.home_monitoring",
+        "stay",
+        home.id,
+        home.region_code,
+        {"after_stay": stay.id, "planned_end_on": end_on.isoformat(), "tests": len(schedule)},
+    )
+    record_audit(
+        session,
+        actor,
+        "risk_person.measure",
+        "risk_person",
+        risk.id,
+        risk.region_code,
+        {"measure": [before, "health_monitoring"], "stay": home.id},
+    )
 
 
 # --- the day's lists ---------------------------------------------------------------------------
