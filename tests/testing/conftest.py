@@ -107,6 +107,8 @@ ORPHANS = {
     "WHERE x.task_id IS NOT NULL AND f.id IS NULL",
     "lab_result.tube_id": "SELECT COUNT(*) FROM lab_result x LEFT JOIN tube t "
     "ON t.id = x.tube_id WHERE t.id IS NULL",
+    "scheduled_test.stay_id": "SELECT COUNT(*) FROM scheduled_test x LEFT JOIN stay s "
+    "ON s.id = x.stay_id WHERE s.id IS NULL",
 }
 
 

@@ -291,9 +291,6 @@ def upgrade() -> None:
         sa.Column("tube_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("sampled_at", fangkong.db.UtcDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["stay_id"], ["stay.id"], name=op.f("fk_scheduled_test_stay_id_stay")
-        ),
-        sa.ForeignKeyConstraint(
             ["tube_id"], ["tube.id"], name=op.f("fk_scheduled_test_tube_id_tube")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_scheduled_test")),
