@@ -165,7 +165,7 @@ def one_run(engine: Engine, dsn: str, *, without_fk: bool) -> dict[str, Any]:
             for f in facts
         ]
         rooms, in_use = placement._free_rooms(
-            session, placement._facilities(session, COMMAND, facility_ids), lock=False
+            session, placement._facilities(session, COMMAND, facility_ids)
         )
         session.rollback()
         rules = PlacementPolicy(policy.child_companion_below_age, policy.floor_buffer_rooms)

@@ -16,6 +16,7 @@ from fangkong import clock
 from fangkong.access.models import AuditEvent
 from fangkong.access.service import Actor
 from fangkong.errors import Conflict, InvalidInput, NotFound
+from fangkong.quarantine import placement
 from fangkong.quarantine.models import Facility, Room, ScheduledTest, Stay, StayMove
 from fangkong.quarantine.placement import (
     CandidateFilter,
@@ -263,3 +264,26 @@ def test_a_transfer_moves_the_stay_and_sends_the_old_room_to_cleaning(
     move = session.scalar(select(StayMove).where(StayMove.stay_id == stays[a.id].id))
     assert move is not None
     assert (move.from_room_id, move.to_room_id) == (old_room.id, target.id)
+
+
+def test_a_batch_planned_on_rooms_another_batch_just_took_is_refused_whole(
+    session: Session,
+    registry: Registry,
+    site: Facility,
+    county_commander: Actor,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two batches planned at the same moment see the same free rooms; the
+    one that claims second finds a room no longer ready and is refused with
+    nothing written (here the second plan is made on the rooms as they were
+    before the first batch)."""
+    first = at_risk(session, registry.a1[0], "病例甲")
+    second = at_risk(session, registry.a1[3], "病例甲")
+    free_before = placement._free_rooms(session, [site])
+    place_batch(session, county_commander, [site.id], [first.id])
+    monkeypatch.setattr(placement, "_free_rooms", lambda *_: free_before)
+    with pytest.raises(Conflict, match="preview again"):
+        place_batch(session, county_commander, [site.id], [second.id])
+    assert stays_of(session, [second]) == {}
+    session.refresh(second)
+    assert second.status == "to_find"
