@@ -185,7 +185,7 @@ def _hospitals_context(session: Session, actor: Actor, error: str | None = None)
         "awaiting": awaiting,
         "patients": hospitals.list_patients(session, actor),
         "severities": WARD_LEVELS[1:],
-        "deadline_hours": get_policy().hospital_admission_deadline_hours,
+        "deadline_hours": f"{get_policy().hospital_admission_deadline_hours:g}",
         "can_admit": actor.can(Permission.QUARANTINE_STAYS),
         "error": error,
     }
