@@ -20,8 +20,8 @@ cost one query, not one each.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import NamedTuple
 
 import pyarrow as pa
 from sqlalchemy import Connection, text
@@ -31,8 +31,7 @@ from fangkong.bulkio import is_postgres, staged
 KEY_LENGTH = 80
 
 
-@dataclass(frozen=True)
-class RiskFacts:
+class RiskFacts(NamedTuple):  # a named tuple: a batch reads tens of thousands
     risk_person_id: int
     person_id: int
     region_code: str
@@ -104,6 +103,37 @@ def read_facts(conn: Connection, stage: str) -> list[RiskFacts]:
             ORDER BY r.id"""
         )
     ).all()
+    if is_postgres(conn):  # the driver's types already: ints, aware times, dates
+        return [
+            RiskFacts(
+                rid,
+                pid,
+                region,
+                category,
+                measure,
+                status,
+                exposed,
+                household,
+                born,
+                f"person:{source}" if source is not None else exposure_key(rid, None, ch, src),
+                in_stay,
+            )
+            for (
+                rid,
+                pid,
+                region,
+                category,
+                measure,
+                status,
+                exposed,
+                household,
+                born,
+                source,
+                ch,
+                src,
+                in_stay,
+            ) in rows
+        ]
     return [
         RiskFacts(
             risk_person_id=int(row[0]),

@@ -38,6 +38,8 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
+from typing import NamedTuple
 
 from fangkong.errors import InvalidInput
 
@@ -47,9 +49,10 @@ MAX_UNIT = 4  # the most persons a room may hold (Room.capacity is 1 to 4)
 FloorKey = tuple[int, str, int]  # facility, building, floor
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A person to place."""
+class Candidate(NamedTuple):
+    """A person to place (a named tuple, as the rooms and the assignments
+    are: a batch makes tens of thousands, and a frozen dataclass costs four
+    times as much to build)."""
 
     person_id: int
     household_id: int | None
@@ -68,8 +71,7 @@ class Companion:
     kind: str
 
 
-@dataclass(frozen=True)
-class FreeRoom:
+class FreeRoom(NamedTuple):
     room_id: int
     facility_id: int
     building: str
@@ -80,7 +82,7 @@ class FreeRoom:
 
     @property
     def floor_key(self) -> FloorKey:
-        return (self.facility_id, self.building, self.floor)
+        return self[1:4]
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,7 @@ class PlacementPolicy:
     pair_children: bool = True  # pair a child with an adult of the household unasked
 
 
-@dataclass(frozen=True)
-class Assignment:
+class Assignment(NamedTuple):
     person_id: int
     room_id: int
     lead_person_id: int | None  # the unit's lead this person shares the room with
@@ -259,10 +260,10 @@ class _Floor:
 
     def __post_init__(self) -> None:
         self.index_of = {room.room_id: i for i, room in enumerate(self.rooms)}
+        capacities = [room.capacity for room in reversed(self.rooms)]
         for c in range(2, MAX_UNIT + 1):
-            counts = [0] * (len(self.rooms) + 1)
-            for i in range(len(self.rooms) - 1, -1, -1):
-                counts[i] = counts[i + 1] + (self.rooms[i].capacity >= c)
+            counts = list(accumulate((capacity >= c for capacity in capacities), initial=0))
+            counts.reverse()
             self.larger.append(counts)
 
     def available(self, buffer: int) -> int:
@@ -337,8 +338,9 @@ class _Floors:
     def best_fit(self, units: Sequence[_Unit], group: str) -> tuple[_Floor, list[FreeRoom]] | None:
         need = _needs(units)
         i = bisect.bisect_left(self.index, (len(units), -1))
-        for _, order in self.index[i:]:
-            floor = self.floors[order]
+        index, floors = self.index, self.floors
+        for n in range(i, len(index)):
+            floor = floors[index[n][1]]
             if need[0] and floor.larger[0][floor.cursor] < need[0]:
                 continue  # not enough rooms for two left on this floor
             rooms = floor.fit(units, group, self.buffer, need)
@@ -380,7 +382,7 @@ def plan_placement(
     rank = {facility: n for n, facility in enumerate(facility_order)}
     by_floor: dict[FloorKey, list[FreeRoom]] = defaultdict(list)
     for room in usable:
-        by_floor[room.floor_key].append(room)
+        by_floor[room[1:4]].append(room)  # the floor key
     in_use = set(floors_in_use)
     keys = sorted(by_floor, key=lambda k: (rank.get(k[0], len(rank)), k[0], k[1], k[2]))
     floors = [
@@ -392,8 +394,8 @@ def plan_placement(
 
     groups: dict[str, list[_Unit]] = defaultdict(list)
     for unit in units:
-        if unit.size <= roomiest:  # a unit no room can hold stays without one
-            groups[_group_key(unit.lead)].append(unit)
+        if len(unit.members) < roomiest:  # a unit no room can hold stays without one
+            groups[unit.lead.exposure_key or f"~person:{unit.lead.person_id}"].append(unit)
     ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     placed: dict[int, FreeRoom] = {}  # lead person id -> room
     floors_of: dict[str, set[FloorKey]] = defaultdict(set)
@@ -447,17 +449,21 @@ def plan_placement(
     unplaced: list[int] = []
     missing = 0
     for unit in units:
-        home = placed.get(unit.lead.person_id)
+        lead = unit.lead
+        home = placed.get(lead.person_id)
         if home is None:
             missing += 1
             unplaced.extend(p.person_id for p in unit.persons)
             continue
-        for person in unit.persons:
+        assignments.append(
+            Assignment(lead.person_id, home.room_id, None, lead.exposure_key, lead.household_id)
+        )
+        for person, _ in unit.members:
             assignments.append(
                 Assignment(
                     person.person_id,
                     home.room_id,
-                    None if person is unit.lead else unit.lead.person_id,
+                    lead.person_id,
                     person.exposure_key,
                     person.household_id,
                 )
@@ -482,7 +488,7 @@ def _summarise(
     )
     household_floors: dict[int, set[FloorKey]] = defaultdict(set)
     household_size: dict[int, int] = defaultdict(int)
-    room_floor = {r.room_id: r.floor_key for r in placed.values()}
+    room_floor = {r.room_id: r[1:4] for r in placed.values()}  # room -> floor key
     for a in assignments:
         if a.household_id is not None:
             household_floors[a.household_id].add(room_floor[a.room_id])
