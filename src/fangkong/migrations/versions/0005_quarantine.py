@@ -122,6 +122,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_room")),
         sa.UniqueConstraint("facility_id", "building", "number", name=op.f("uq_room_facility_id")),
+        sa.UniqueConstraint("id", "facility_id", name=op.f("uq_room_id")),
     )
     op.create_index(
         "ix_room_facility_floor",
@@ -181,9 +182,6 @@ def upgrade() -> None:
             ["companion_of"], ["stay.id"], name=op.f("fk_stay_companion_of_stay")
         ),
         sa.ForeignKeyConstraint(
-            ["facility_id"], ["facility.id"], name=op.f("fk_stay_facility_id_facility")
-        ),
-        sa.ForeignKeyConstraint(
             ["person_id"], ["person.id"], name=op.f("fk_stay_person_id_person")
         ),
         sa.ForeignKeyConstraint(
@@ -192,10 +190,21 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["risk_person_id"], ["risk_person.id"], name=op.f("fk_stay_risk_person_id_risk_person")
         ),
-        sa.ForeignKeyConstraint(["room_id"], ["room.id"], name=op.f("fk_stay_room_id_room")),
+        sa.ForeignKeyConstraint(
+            ["room_id", "facility_id"],
+            ["room.id", "room.facility_id"],
+            name=op.f("fk_stay_room_id_room"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stay")),
     )
-    op.create_index(op.f("ix_stay_case_id"), "stay", ["case_id"], unique=False)
+    op.create_index(
+        "ix_stay_case_id",
+        "stay",
+        ["case_id"],
+        unique=False,
+        postgresql_where=sa.text("case_id IS NOT NULL"),
+        sqlite_where=sa.text("case_id IS NOT NULL"),
+    )
     op.create_index("ix_stay_facility_in_force", "stay", ["facility_id", "ended_at"], unique=False)
     op.create_index(op.f("ix_stay_person_id"), "stay", ["person_id"], unique=False)
     op.create_index(op.f("ix_stay_region_code"), "stay", ["region_code"], unique=False)
@@ -297,7 +306,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("stay_id", "day", name=op.f("uq_scheduled_test_stay_id")),
     )
     op.create_index(op.f("ix_scheduled_test_due_on"), "scheduled_test", ["due_on"], unique=False)
-    op.create_index(op.f("ix_scheduled_test_tube_id"), "scheduled_test", ["tube_id"], unique=False)
+    op.create_index(
+        "ix_scheduled_test_tube_id",
+        "scheduled_test",
+        ["tube_id"],
+        unique=False,
+        postgresql_where=sa.text("tube_id IS NOT NULL"),
+        sqlite_where=sa.text("tube_id IS NOT NULL"),
+    )
     op.create_table(
         "stay_move",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -379,7 +395,7 @@ def downgrade() -> None:
     op.drop_table("alert_neighbour")
     op.drop_index(op.f("ix_stay_move_stay_id"), table_name="stay_move")
     op.drop_table("stay_move")
-    op.drop_index(op.f("ix_scheduled_test_tube_id"), table_name="scheduled_test")
+    op.drop_index("ix_scheduled_test_tube_id", table_name="scheduled_test")
     op.drop_index(op.f("ix_scheduled_test_due_on"), table_name="scheduled_test")
     op.drop_table("scheduled_test")
     op.drop_index(op.f("ix_quarantine_alert_region_code"), table_name="quarantine_alert")
@@ -398,7 +414,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_stay_region_code"), table_name="stay")
     op.drop_index(op.f("ix_stay_person_id"), table_name="stay")
     op.drop_index("ix_stay_facility_in_force", table_name="stay")
-    op.drop_index(op.f("ix_stay_case_id"), table_name="stay")
+    op.drop_index("ix_stay_case_id", table_name="stay")
     op.drop_table("stay")
     op.drop_index(op.f("ix_room_region_code"), table_name="room")
     op.drop_index("ix_room_facility_floor", table_name="room")
