@@ -228,6 +228,8 @@ def test_a_facility_manager_sees_only_their_facility(client: TestClient) -> None
     assert "安次区体育馆隔离点" not in capacity
     total = capacity.split('data-testid="capacity-total">')[1].split("</tr>")[0]
     assert re.findall(r'<td class="num">(\d+)</td>', total)[:2] == ["1", "8"]
+    assert 'data-testid="command-view-only"' in capacity  # no forecast of one site
+    assert 'data-testid="forecast"' not in capacity
 
     client.cookies.clear()
     login(client, "other")

@@ -33,6 +33,7 @@ from fangkong.quarantine.rules import (
     RoomLayout,
     judge_inspection,
 )
+from fangkong.quarantine.scope import staffed_facility_ids
 from fangkong.web.deps import CurrentActor, SessionDep
 from fangkong.web.i18n import Lang, add_messages, lang_of, translate
 from fangkong.web.nav import NavItem, register
@@ -129,6 +130,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "quarantine.capacity.cleaning_back": ("消杀后可用", "Back from cleaning"),
     "quarantine.capacity.balance": ("剩余房间", "Rooms left"),
     "quarantine.capacity.alerts": ("容量预警", "Capacity alerts"),
+    "quarantine.capacity.command_view": (
+        "容量预测与预警是指挥部视图：以辖区全部待安置人员对照全部隔离点，单个隔离点看不出缺口",
+        "The forecast and its alerts are a command view: a region's demand against all its "
+        "sites, which one site alone cannot show",
+    ),
     "quarantine.capacity.no_alerts": (
         "预测期内各区划房间充足",
         "No region runs out within the forecast",
@@ -465,6 +471,7 @@ def capacity_page(
     context = {
         **labels,
         "title": "quarantine.capacity.title",
+        "command_view": staffed_facility_ids(session, actor) is None,
         "levels": LEVELS,
         "level_labels": {
             name: translate(lang_of(request), f"quarantine.capacity.level_{name}")
