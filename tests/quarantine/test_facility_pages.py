@@ -18,12 +18,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from fangkong.access.service import SYSTEM, create_user
-from fangkong.db import get_engine, session_scope
-from fangkong.migrate import upgrade
+from fangkong.db import session_scope
 from fangkong.quarantine.facilities import add_rooms, assign_staff, create_facility
 from fangkong.quarantine.models import Facility, Room
 from fangkong.quarantine.rules import RoomLayout
-from fangkong.web.app import create_app
 from fangkong.web.auth import failed_logins
 from tests.factories import PASSWORD
 from tests.web.conftest import (
@@ -32,9 +30,8 @@ from tests.web.conftest import (
     GUANGYANG,
     GUANGYANG_COMMUNITY,
     Site,
-    _clear_caches,
-    _seed,
     login,
+    seeded_site,
 )
 
 
@@ -43,38 +40,26 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The seeded web site plus a facility of each county, each with a
     facility manager: ``fm`` (Anci) and ``fm_gy`` (Guangyang); ``fm_new``
     is an Anci facility manager who works for none yet."""
-    tmp = tmp_path_factory.mktemp("quarantine_web")
-    url = f"sqlite:///{tmp / 'web.sqlite3'}"
-    upgrade(url)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FANGKONG_DATABASE_URL", url)
-        patch.setenv("FANGKONG_ENVIRONMENT", "test")
-        _clear_caches()
-        try:
-            site = Site(db_url=url, app=create_app(), tmp=tmp)
-            _seed(site)
-            with session_scope() as session:
-                for username, jurisdiction, name, region in (
-                    ("fm", ANCI, "安次一号隔离酒店", ANCI_COMMUNITY),
-                    ("fm_gy", GUANGYANG, "广阳一号隔离酒店", GUANGYANG_COMMUNITY),
-                ):
-                    user = create_user(
-                        session, SYSTEM, username=username, password=PASSWORD,
-                        role="facility_manager", jurisdiction=jurisdiction, display_name=username,
-                    )  # fmt: skip
-                    facility = create_facility(
-                        session, SYSTEM, name=name, kind="quarantine_site", region_code=region
-                    )
-                    add_rooms(session, SYSTEM, facility.id, RoomLayout("A", 1, 2, 4))
-                    assign_staff(session, SYSTEM, facility.id, user.id)
-                create_user(
-                    session, SYSTEM, username="fm_new", password=PASSWORD,
-                    role="facility_manager", jurisdiction=ANCI, display_name="fm_new",
+    with seeded_site(tmp_path_factory.mktemp("quarantine_web")) as site:
+        with session_scope() as session:
+            for username, jurisdiction, name, region in (
+                ("fm", ANCI, "安次一号隔离酒店", ANCI_COMMUNITY),
+                ("fm_gy", GUANGYANG, "广阳一号隔离酒店", GUANGYANG_COMMUNITY),
+            ):
+                user = create_user(
+                    session, SYSTEM, username=username, password=PASSWORD,
+                    role="facility_manager", jurisdiction=jurisdiction, display_name=username,
                 )  # fmt: skip
-            yield site
-        finally:
-            get_engine().dispose()
-            _clear_caches()
+                facility = create_facility(
+                    session, SYSTEM, name=name, kind="quarantine_site", region_code=region
+                )
+                add_rooms(session, SYSTEM, facility.id, RoomLayout("A", 1, 2, 4))
+                assign_staff(session, SYSTEM, facility.id, user.id)
+            create_user(
+                session, SYSTEM, username="fm_new", password=PASSWORD,
+                role="facility_manager", jurisdiction=ANCI, display_name="fm_new",
+            )  # fmt: skip
+        yield site
 
 
 @pytest.fixture

@@ -13,59 +13,45 @@ from sqlalchemy import func, select
 
 from fangkong import clock
 from fangkong.access.service import SYSTEM
-from fangkong.db import get_engine, session_scope
-from fangkong.migrate import upgrade
+from fangkong.db import session_scope
 from fangkong.quarantine.facilities import add_rooms, create_facility, record_inspection
 from fangkong.quarantine.models import Stay
 from fangkong.quarantine.rules import RoomLayout
 from fangkong.tracing.models import RiskPerson
 from fangkong.tracing.risk import note_risk_person
-from fangkong.web.app import create_app
 from fangkong.web.auth import failed_logins
 from tests.quarantine.conftest import ALL_HOLD, INSPECTED_ON
-from tests.web.conftest import ANCI, ANCI_COMMUNITY, Site, _clear_caches, _seed, login
+from tests.web.conftest import ANCI, ANCI_COMMUNITY, Site, login, seeded_site
 
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The web tests' seeded site (tests/web/conftest.py), plus a quarantine
     site of Anci and the two Anci persons of household H-ANCI-1 at risk."""
-    tmp = tmp_path_factory.mktemp("placement_web")
-    url = f"sqlite:///{tmp / 'web.sqlite3'}"
-    upgrade(url)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FANGKONG_DATABASE_URL", url)
-        patch.setenv("FANGKONG_ENVIRONMENT", "test")
-        _clear_caches()
-        try:
-            site = Site(db_url=url, app=create_app(), tmp=tmp)
-            _seed(site)
-            with session_scope() as session:
-                facility = create_facility(
-                    session, SYSTEM, name="安次隔离点", kind="quarantine_site", region_code=ANCI
+    with seeded_site(tmp_path_factory.mktemp("placement_web")) as site:
+        with session_scope() as session:
+            facility = create_facility(
+                session, SYSTEM, name="安次隔离点", kind="quarantine_site", region_code=ANCI
+            )
+            add_rooms(session, SYSTEM, facility.id, RoomLayout("A", 1, 2, 6))
+            record_inspection(
+                session, SYSTEM, facility.id, items=ALL_HOLD,
+                inspected_on=INSPECTED_ON, inspector="市卫健委",
+            )  # fmt: skip
+            site.households["facility"] = facility.id
+            for name in ("王安次", "王小次"):
+                note_risk_person(
+                    session,
+                    person_id=site.persons[name],
+                    region_code=ANCI_COMMUNITY,
+                    category="close",
+                    channel="investigation",
+                    source="病例甲",
+                    reported_at=clock.now(),
+                    last_exposure_at=clock.now() - timedelta(days=1),
                 )
-                add_rooms(session, SYSTEM, facility.id, RoomLayout("A", 1, 2, 6))
-                record_inspection(
-                    session, SYSTEM, facility.id, items=ALL_HOLD,
-                    inspected_on=INSPECTED_ON, inspector="市卫健委",
-                )  # fmt: skip
-                site.households["facility"] = facility.id
-                for name in ("王安次", "王小次"):
-                    note_risk_person(
-                        session,
-                        person_id=site.persons[name],
-                        region_code=ANCI_COMMUNITY,
-                        category="close",
-                        channel="investigation",
-                        source="病例甲",
-                        reported_at=clock.now(),
-                        last_exposure_at=clock.now() - timedelta(days=1),
-                    )
-                session.commit()  # note_risk_person is a step and does not commit
-            yield site
-        finally:
-            get_engine().dispose()
-            _clear_caches()
+            session.commit()  # note_risk_person is a step and does not commit
+        yield site
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,9 +100,11 @@ def _seed(site: Site) -> None:
         site.households = {h.code: h.id for h in session.scalars(select(Household))}
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    tmp = tmp_path_factory.mktemp("web")
+@contextmanager
+def seeded_site(tmp: Path) -> Iterator[Site]:
+    """A fresh migrated SQLite database in ``tmp`` with the cast and the
+    registry seeded, the settings pointed at it and the app serving it; a
+    test module adds its own rows inside (``session_scope``)."""
     url = f"sqlite:///{tmp / 'web.sqlite3'}"
     upgrade(url)
     with pytest.MonkeyPatch.context() as patch:
@@ -115,6 +118,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         finally:
             get_engine().dispose()
             _clear_caches()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    with seeded_site(tmp_path_factory.mktemp("web")) as seeded:
+        yield seeded
 
 
 @pytest.fixture
