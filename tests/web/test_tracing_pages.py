@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from fangkong import clock
+from fangkong.config import get_settings
 from fangkong.db import session_scope
 from fangkong.people.models import Person
 from tests.factories import resident_id
@@ -110,9 +111,10 @@ def test_a_screening_list_uploaded_on_the_page_waits_for_a_person_when_uncertain
     """Two registered persons share a phone: a phone-only row of a screening
     list is kept as a pending match, which the epidemiologist resolves."""
     token = login(client, "epi")
+    an_hour_ago = (clock.now() - timedelta(hours=1)).astimezone(get_settings().zone)
     listed = (
         "id_number,phone,name,category,source,reported_at\n"
-        f",13812345678,,close,社区排查 1 组,{clock.today_local().isoformat()} 08:00\n"
+        f",13812345678,,close,社区排查 1 组,{an_hour_ago:%Y-%m-%d %H:%M}\n"
     )
     page = client.post(
         "/tracing/risk-persons/import",
