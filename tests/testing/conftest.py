@@ -109,6 +109,13 @@ ORPHANS = {
     "ON t.id = x.tube_id WHERE t.id IS NULL",
     "scheduled_test.stay_id": "SELECT COUNT(*) FROM scheduled_test x LEFT JOIN stay s "
     "ON s.id = x.stay_id WHERE s.id IS NULL",
+    "risk_person.person_id": "SELECT COUNT(*) FROM risk_person x "
+    "LEFT JOIN person p ON p.id = x.person_id WHERE p.id IS NULL",
+    "risk_source.risk_person_id": "SELECT COUNT(*) FROM risk_source x "
+    "LEFT JOIN risk_person r ON r.id = x.risk_person_id WHERE r.id IS NULL",
+    "risk_source.import_batch_id": "SELECT COUNT(*) FROM risk_source x "
+    "LEFT JOIN import_batch b ON b.id = x.import_batch_id "
+    "WHERE x.import_batch_id IS NOT NULL AND b.id IS NULL",
 }
 
 

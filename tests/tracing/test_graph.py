@@ -258,6 +258,7 @@ def test_the_plan_creates_upgrades_reopens_and_lets_go() -> None:
     # 8: released at 500 -> stays; 5: secondary no longer exposed -> leaves
     assert plan.add_person_id.tolist() == [2, 3, 6, 7]
     assert plan.add_action.tolist() == [UPGRADE, REOPEN, REOPEN, CREATE]
+    assert plan.add_risk_id.tolist() == [11, 12, 15, 0]
     assert plan.add_close_contact_id.tolist() == [1, 1, 1, 1]
     assert plan.add_last_exposure_at.tolist() == [80, 80, 90, 80]
     assert plan.leaving_risk_id.tolist() == [14]
@@ -644,6 +645,20 @@ def test_the_whole_graph_refresh_and_the_step_around_persons_agree(
         else refresh_secondary_contacts(session, county_commander)
     )
     assert again == SecondaryRefresh(0, 0)
+    # one audit event per record changed, none for the secondary another
+    # channel reported, which stays as it is
+    added, left = "exposed to an active close contact", "no active close contact exposed them"
+    events = session.scalars(select(AuditEvent).where(AuditEvent.action == "risk_person.graph"))
+    assert sorted((e.object_id, e.changes["reason"], e.region_code) for e in events) == sorted(
+        (str(risk_of(session, who).id), reason, who.region_code)
+        for who, reason in (
+            (plain, added),
+            (general, added),
+            (reopened, added),
+            (orphan, left),
+            (mixed, left),
+        )
+    )
 
 
 def test_the_whole_graph_refresh_is_audited_and_needs_the_manage_permission(

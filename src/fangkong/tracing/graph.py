@@ -288,9 +288,9 @@ class RefreshPlan:
     add_person_id: Ids
     add_close_contact_id: Ids
     add_action: Ids
+    add_risk_id: Ids  # the record raised or opened again; 0 for CREATE
     add_last_exposure_at: Times  # the later of the record's and the graph's
     leaving_risk_id: Ids
-    leaving_person_id: Ids
 
 
 def plan_refresh(
@@ -329,9 +329,9 @@ def plan_refresh(
         add_person_id=secondary.person_id[chosen],
         add_close_contact_id=secondary.close_contact_id[chosen],
         add_action=action[chosen].astype(np.int64),
+        add_risk_id=np.where(has, records.risk_id[at], 0)[chosen],
         add_last_exposure_at=last[chosen],
         leaving_risk_id=records.risk_id[leaving],
-        leaving_person_id=records.person_id[leaving],
     )
 
 

@@ -17,16 +17,21 @@ graph into every county: a secondary contact is a fact of the graph, not a
 user's choice, and the county where they live must find them.
 
 The whole-graph refresh reads the edges and the risk persons in bulk
-(``COPY`` on PostgreSQL) and writes set-based statements under a table lock
-that keeps other writers of risk persons out until it commits. The services
-that change the graph call :func:`update_secondary_contacts_around` with
-the persons whose edges or status changed: it looks only at them and the
-persons exposed to them, and goes through ``note_risk_person`` one person at
-a time, inside the caller's transaction.
+(``COPY`` on PostgreSQL) and writes under a table lock that keeps other
+writers of risk persons out until it commits: the records it creates get
+their ids up front, so they, their sources and their audit events go in by
+``COPY`` of rows made here; the records it raises, reopens or lets go by
+set-based statements. The services that change the graph call
+:func:`update_secondary_contacts_around` with the persons whose edges or
+status changed: it looks only at them and the persons exposed to them, and
+goes through ``note_risk_person`` one person at a time, inside the caller's
+transaction.
 """
 
 from __future__ import annotations
 
+import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
@@ -34,13 +39,14 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import JSON, Connection, TextClause, bindparam, select, text
+from numpy.typing import NDArray
+from sqlalchemy import Connection, TextClause, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from fangkong import clock
 from fangkong.access.rules import Permission
 from fangkong.access.service import Actor, ensure_in_scope, record_audit, require
-from fangkong.bulkio import copy_out, is_postgres, lock_for_append, staged
+from fangkong.bulkio import copy_in, copy_out, is_postgres, lock_for_append, reserve_ids, staged
 from fangkong.db import UtcDateTime
 from fangkong.errors import Conflict, InvalidInput
 from fangkong.people.models import Person
@@ -228,6 +234,10 @@ def _plan(graph: _Graph) -> RefreshPlan:
 
 # --- writing -------------------------------------------------------------------------
 
+Mask = NDArray[np.bool_]
+# The risk records a step changed, for their audit events.
+CHANGED = pa.schema([("risk_id", pa.int64()), ("region_code", pa.string())])
+
 
 def _timed(sql: str, *names: str) -> TextClause:
     """A statement whose named parameters are times, bound as the ORM binds
@@ -244,21 +254,28 @@ def _time_text(conn: Connection, micros: Times) -> pa.Array:
     return pc.binary_join_element_wise(as_text, "+00", "") if is_postgres(conn) else as_text
 
 
+def _time_constant(conn: Connection, moment: datetime) -> str:
+    """One time as :func:`_time_text` writes it, for a constant column of
+    ``copy_in``: its own text drops zero microseconds on SQLite, where the
+    ORM keeps them and times compare as text."""
+    micros = (moment - EPOCH) // timedelta(microseconds=1)
+    return str(_time_text(conn, np.array([micros], np.int64))[0].as_py())
+
+
 def _as_time(conn: Connection, column: str) -> str:
     return f"CAST({column} AS TIMESTAMPTZ)" if is_postgres(conn) else column
 
 
-def _add_one_by_one(session: Session, plan: RefreshPlan, now: datetime) -> None:
-    """Each new secondary contact through the one-record rule."""
+def _add_one_by_one(session: Session, plan: RefreshPlan, now: datetime) -> pa.Table:
+    """Each new secondary contact through the one-record rule; returns the
+    records (``CHANGED``)."""
     person_ids = [int(p) for p in plan.add_person_id]
     regions = dict(
         session.execute(
             select(Person.id, Person.region_code).where(Person.id.in_(person_ids))
         ).all()
     )
-    for person_id, close_id, last in zip(
-        person_ids, plan.add_close_contact_id, plan.add_last_exposure_at, strict=True
-    ):
+    risks = [
         note_risk_person(
             session,
             person_id=person_id,
@@ -268,98 +285,205 @@ def _add_one_by_one(session: Session, plan: RefreshPlan, now: datetime) -> None:
             source=graph_source(int(close_id)),
             reported_at=now,
             last_exposure_at=_frommicros_of(int(last)),
+        ).risk_person
+        for person_id, close_id, last in zip(
+            person_ids, plan.add_close_contact_id, plan.add_last_exposure_at, strict=True
         )
+    ]
+    session.flush()
+    return pa.table([[r.id for r in risks], [r.region_code for r in risks]], schema=CHANGED)
 
 
-def _add_in_bulk(conn: Connection, plan: RefreshPlan, now: datetime) -> None:
+def _add_in_bulk(conn: Connection, plan: RefreshPlan, now: datetime) -> pa.Table:
     """The one-record rule of ``note_risk_person`` for many persons at once:
     a new record, a companion or general contact raised (the deadline only
-    brought forward), a released record opened again."""
-    policy = get_policy()
-    sources = {int(c): graph_source(int(c)) for c in np.unique(plan.add_close_contact_id)}
-    prints = {c: report_fingerprint(GRAPH_CHANNEL, s, "secondary", now) for c, s in sources.items()}
-    close = [int(c) for c in plan.add_close_contact_id]
-    rows = pa.table(
+    brought forward), a released record opened again; each with a source
+    naming the close contact unless the record holds that report already.
+    Rows are made here and written by ``COPY``, not by statements that join
+    the tables again, and the new records' sources are hashed while the
+    server writes the records (benchmarks/RESULTS.md, "Tracing"). Returns
+    the records (``CHANGED``)."""
+    creating = plan.add_action == CREATE
+    with ThreadPoolExecutor(1) as worker:
+        reports = worker.submit(_graph_reports, plan.add_close_contact_id[creating], now)
+        held = _raise_and_reopen(conn, plan, ~creating, now)
+        made = _create_records(conn, plan, creating, now)
+        sources, prints = reports.result()
+        _insert_sources(conn, made, sources, prints, now)
+    return pa.concat_tables([held, made])
+
+
+def _graph_reports(close_contact_id: Ids, now: datetime) -> tuple[pa.Array, pa.Array]:
+    """The source and the fingerprint of the graph's report of each row,
+    hashed once per close contact."""
+    close, inverse = np.unique(close_contact_id, return_inverse=True)
+    sources = [graph_source(int(c)) for c in close]
+    prints = [report_fingerprint(GRAPH_CHANNEL, s, "secondary", now) for s in sources]
+    at = pa.array(inverse.reshape(-1), pa.int64())
+    return pa.array(sources, pa.string()).take(at), pa.array(prints, pa.string()).take(at)
+
+
+STAGED_HELD = (
+    "risk_id BIGINT PRIMARY KEY, action INTEGER NOT NULL, fingerprint TEXT NOT NULL, "
+    "last_exposure_at TEXT"
+)
+HELD = pa.schema([("risk_id", pa.int64()), ("region_code", pa.string()), ("known", pa.bool_())])
+
+
+def _raise_and_reopen(conn: Connection, plan: RefreshPlan, rows: Mask, now: datetime) -> pa.Table:
+    """The plan's ``rows`` of existing records: companion or general
+    contacts raised to secondary, released records opened again, and the
+    graph's report added to each that lacks it. Returns them (``CHANGED``)."""
+    if not rows.any():
+        return CHANGED.empty_table()
+    sources, prints = _graph_reports(plan.add_close_contact_id[rows], now)
+    stage = pa.table(
         {
-            "person_id": pa.array(plan.add_person_id, pa.int64()),
-            "action": pa.array(plan.add_action, pa.int64()),
-            "source": pa.array([sources[c] for c in close], pa.string()),
-            "fingerprint": pa.array([prints[c] for c in close], pa.string()),
-            "last_exposure_at": _time_text(conn, plan.add_last_exposure_at),
+            "risk_id": pa.array(plan.add_risk_id[rows], pa.int64()),
+            "action": pa.array(plan.add_action[rows], pa.int64()),
+            "fingerprint": prints,
+            "last_exposure_at": _time_text(conn, plan.add_last_exposure_at[rows]),
         }
     )
-    columns = (
-        "person_id BIGINT PRIMARY KEY, action INTEGER NOT NULL, source TEXT NOT NULL, "
-        "fingerprint TEXT NOT NULL, last_exposure_at TEXT"
+    with staged(conn, "stage_graph_held", STAGED_HELD, stage):
+        _update_held(conn, now)
+        found = copy_out(
+            conn,
+            """SELECT s.risk_id, r.region_code, EXISTS (SELECT 1 FROM risk_source k
+                WHERE k.risk_person_id = s.risk_id AND k.fingerprint = s.fingerprint)
+            FROM stage_graph_held s JOIN risk_person r ON r.id = s.risk_id""",
+            HELD,
+        )
+    new = pc.invert(found.column("known"))
+    at = pc.index_in(found.column("risk_id"), value_set=stage.column("risk_id").combine_chunks())
+    _insert_sources(
+        conn, found.filter(new), sources.take(at).filter(new), prints.take(at).filter(new), now
     )
+    return found.select(CHANGED.names)
+
+
+def _update_held(conn: Connection, now: datetime) -> None:
+    """The staged companion or general contacts raised to secondary, the
+    staged released records opened again."""
+    policy = get_policy()
     last = _as_time(conn, "s.last_exposure_at")
-    times = {
+    values = {
         "now": now,
         "deadline": deadline_for(now, "secondary", policy),
+        "measure": policy.measure_for("secondary"),
     }
-    measure = policy.measure_for("secondary")
-    with staged(conn, "stage_graph_secondary", columns, rows):
-        conn.execute(
-            _timed(
-                f"""INSERT INTO risk_person (person_id, region_code, category, measure, status,
-                    last_exposure_at, identified_at, deadline_at, release_reason, updated_at)
-                SELECT s.person_id, p.region_code, 'secondary', :measure, 'to_find', {last},
-                    :now, :deadline, '', :now
-                FROM stage_graph_secondary s JOIN person p ON p.id = s.person_id
-                WHERE s.action = {CREATE}""",
-                "now",
-                "deadline",
-            ),
-            {**times, "measure": measure},
-        )
-        conn.execute(
-            _timed(
-                f"""UPDATE risk_person SET category = 'secondary', measure = :measure,
-                    deadline_at = CASE WHEN deadline_at < :deadline THEN deadline_at
-                                       ELSE :deadline END,
-                    last_exposure_at = {last}, updated_at = :now
-                FROM stage_graph_secondary s
-                WHERE s.person_id = risk_person.person_id AND s.action = {UPGRADE}""",
-                "now",
-                "deadline",
-            ),
-            {**times, "measure": measure},
-        )
-        conn.execute(
-            _timed(
-                f"""UPDATE risk_person SET category = 'secondary', measure = :measure,
-                    status = 'to_find', released_at = NULL, release_reason = '',
-                    controlled_at = NULL, identified_at = :now, deadline_at = :deadline,
-                    last_exposure_at = {last}, updated_at = :now
-                FROM stage_graph_secondary s
-                WHERE s.person_id = risk_person.person_id AND s.action = {REOPEN}""",
-                "now",
-                "deadline",
-            ),
-            {**times, "measure": measure},
-        )
-        conn.execute(
-            _timed(
-                f"""INSERT INTO risk_source (risk_person_id, region_code, channel, source,
-                    category, reported_at, fingerprint, received_at)
-                SELECT r.id, r.region_code, '{GRAPH_CHANNEL}', s.source, 'secondary', :now,
-                    s.fingerprint, :now
-                FROM stage_graph_secondary s JOIN risk_person r ON r.person_id = s.person_id
-                WHERE NOT EXISTS (SELECT 1 FROM risk_source k
-                    WHERE k.risk_person_id = r.id AND k.fingerprint = s.fingerprint)""",
-                "now",
-            ),
-            times,
-        )
+    conn.execute(
+        _timed(
+            f"""UPDATE risk_person SET category = 'secondary', measure = :measure,
+                deadline_at = CASE WHEN deadline_at < :deadline THEN deadline_at
+                                   ELSE :deadline END,
+                last_exposure_at = {last}, updated_at = :now
+            FROM stage_graph_held s
+            WHERE s.risk_id = risk_person.id AND s.action = {UPGRADE}""",
+            "now",
+            "deadline",
+        ),
+        values,
+    )
+    conn.execute(
+        _timed(
+            f"""UPDATE risk_person SET category = 'secondary', measure = :measure,
+                status = 'to_find', released_at = NULL, release_reason = '',
+                controlled_at = NULL, identified_at = :now, deadline_at = :deadline,
+                last_exposure_at = {last}, updated_at = :now
+            FROM stage_graph_held s
+            WHERE s.risk_id = risk_person.id AND s.action = {REOPEN}""",
+            "now",
+            "deadline",
+        ),
+        values,
+    )
 
 
-def _settle_leaving(conn: Connection, plan: RefreshPlan, now: datetime) -> int:
+def _create_records(conn: Connection, plan: RefreshPlan, rows: Mask, now: datetime) -> pa.Table:
+    """New secondary-contact records, to be found, for the plan's ``rows``
+    (persons without a record), in their persons' regions. Their ids are
+    reserved here, so their sources need not read them back. Returns them
+    (``CHANGED``)."""
+    person_id = pa.array(plan.add_person_id[rows], pa.int64())
+    records = pa.table(
+        [reserve_ids(conn, "risk_person", len(person_id)), _regions_of(conn, person_id)],
+        schema=CHANGED,
+    )
+    table = pa.table(
+        {
+            "id": records.column("risk_id"),
+            "person_id": person_id,
+            "region_code": records.column("region_code"),
+            "last_exposure_at": _time_text(conn, plan.add_last_exposure_at[rows]),
+        }
+    )
+    policy = get_policy()
+    when = _time_constant(conn, now)
+    constants = {
+        "category": "secondary",
+        "measure": policy.measure_for("secondary"),
+        "status": "to_find",
+        "identified_at": when,
+        "deadline_at": _time_constant(conn, deadline_for(now, "secondary", policy)),
+        "release_reason": "",
+        "updated_at": when,
+    }
+    copy_in(conn, "risk_person", table, constants)
+    return records
+
+
+def _regions_of(conn: Connection, person_id: pa.Array) -> pa.ChunkedArray:
+    """The registry's region of each person, looked up by key person by
+    person: a join reads the whole registry instead, four times slower for
+    200,000 persons among 5,000,000 (benchmarks/RESULTS.md, "Tracing")."""
+    with staged(
+        conn,
+        "stage_graph_new",
+        "person_id BIGINT PRIMARY KEY",
+        pa.table([person_id], ["person_id"]),
+    ):
+        found = copy_out(
+            conn,
+            "SELECT s.person_id, (SELECT p.region_code FROM person p WHERE p.id = s.person_id) "
+            "FROM stage_graph_new s",
+            pa.schema([("person_id", pa.int64()), ("region_code", pa.string())]),
+        )
+    at = pc.index_in(person_id, value_set=found.column("person_id").combine_chunks())
+    return found.column("region_code").take(at)
+
+
+def _insert_sources(
+    conn: Connection, records: pa.Table, sources: pa.Array, prints: pa.Array, now: datetime
+) -> None:
+    """The graph's report of each record (``CHANGED``), naming the close
+    contact."""
+    rows = pa.table(
+        {
+            "risk_person_id": records.column("risk_id"),
+            "region_code": records.column("region_code"),
+            "source": sources,
+            "fingerprint": prints,
+        }
+    )
+    when = _time_constant(conn, now)
+    constants = {
+        "channel": GRAPH_CHANNEL,
+        "category": "secondary",
+        "reported_at": when,
+        "received_at": when,
+    }
+    copy_in(conn, "risk_source", rows, constants)
+
+
+def _settle_leaving(conn: Connection, plan: RefreshPlan, now: datetime) -> pa.Table:
     """Records the graph no longer holds as secondary: released when the
     graph was their only reason, else back to their other reports' most
-    serious category (the deadline is left as it was). Returns how many left
-    the secondary category."""
+    serious category (the deadline is left as it was). A record another
+    channel reported as secondary stays as it is. Returns the records that
+    left the secondary category (``CHANGED``)."""
     if plan.leaving_risk_id.size == 0:
-        return 0
+        return CHANGED.empty_table()
     leaving = pa.table({"risk_id": pa.array(np.unique(plan.leaving_risk_id), pa.int64())})
     with staged(conn, "stage_graph_leaving", "risk_id BIGINT PRIMARY KEY", leaving):
         others = copy_out(
@@ -376,7 +500,8 @@ def _settle_leaving(conn: Connection, plan: RefreshPlan, now: datetime) -> int:
         pc.index_in(others.column("category"), value_set=CATEGORY_ORDER).to_numpy(),
     )
     moving = left != SECONDARY
-    policy = get_policy()
+    if not moving.any():
+        return CHANGED.empty_table()
     nexts = pa.table(
         {
             "risk_id": pa.array(risk_ids[moving], pa.int64()),
@@ -386,28 +511,40 @@ def _settle_leaving(conn: Connection, plan: RefreshPlan, now: datetime) -> int:
         }
     )
     with staged(conn, "stage_graph_next", "risk_id BIGINT PRIMARY KEY, category TEXT", nexts):
+        _move_out(conn, np.unique(left[moving & (left != NO_CATEGORY)]), now)
+        return copy_out(
+            conn,
+            "SELECT r.id, r.region_code FROM risk_person r "
+            "JOIN stage_graph_next n ON n.risk_id = r.id",
+            CHANGED,
+        )
+
+
+def _move_out(conn: Connection, ranks: Ids, now: datetime) -> None:
+    """The staged records released (no category left) or moved to their
+    category (one of ``ranks``)."""
+    conn.execute(
+        _timed(
+            """UPDATE risk_person SET status = 'released', released_at = :now,
+                release_reason = 'not_a_contact', updated_at = :now
+            WHERE id IN (SELECT risk_id FROM stage_graph_next WHERE category = '')""",
+            "now",
+        ),
+        {"now": now},
+    )
+    policy = get_policy()
+    for rank in ranks:
+        category = CATEGORY_BY_RANK[int(rank)]
         conn.execute(
             _timed(
-                """UPDATE risk_person SET status = 'released', released_at = :now,
-                    release_reason = 'not_a_contact', updated_at = :now
-                WHERE id IN (SELECT risk_id FROM stage_graph_next WHERE category = '')""",
+                """UPDATE risk_person SET category = :category, measure = :measure,
+                    updated_at = :now
+                WHERE id IN (SELECT risk_id FROM stage_graph_next
+                             WHERE category = :category)""",
                 "now",
             ),
-            {"now": now},
+            {"now": now, "category": category, "measure": policy.measure_for(category)},
         )
-        for rank in np.unique(left[moving & (left != NO_CATEGORY)]):
-            category = CATEGORY_BY_RANK[int(rank)]
-            conn.execute(
-                _timed(
-                    """UPDATE risk_person SET category = :category, measure = :measure,
-                        updated_at = :now
-                    WHERE id IN (SELECT risk_id FROM stage_graph_next
-                                 WHERE category = :category)""",
-                    "now",
-                ),
-                {"now": now, "category": category, "measure": policy.measure_for(category)},
-            )
-    return int(moving.sum())
 
 
 def _forget_loaded_records(session: Session) -> None:
@@ -421,16 +558,16 @@ def _apply(
     session: Session, conn: Connection, plan: RefreshPlan, *, bulk: bool
 ) -> SecondaryRefresh:
     now = clock.now()
-    if plan.add_person_id.size:
-        if bulk:
-            _add_in_bulk(conn, plan, now)
-        else:
-            _add_one_by_one(session, plan, now)
-            session.flush()
-    released = _settle_leaving(conn, plan, now)
-    _audit_graph_changes(conn, plan, now)
+    added = CHANGED.empty_table()
+    if plan.add_person_id.size and bulk:
+        added = _add_in_bulk(conn, plan, now)
+    elif plan.add_person_id.size:
+        added = _add_one_by_one(session, plan, now)
+    left = _settle_leaving(conn, plan, now)
+    _audit_graph_changes(conn, added, ADDED_CHANGES, now)
+    _audit_graph_changes(conn, left, LEFT_CHANGES, now)
     _forget_loaded_records(session)
-    return SecondaryRefresh(int(plan.add_person_id.size), released)
+    return SecondaryRefresh(int(plan.add_person_id.size), left.num_rows)
 
 
 ADDED_CHANGES = {"category": "secondary", "reason": "exposed to an active close contact"}
@@ -440,31 +577,30 @@ LEFT_CHANGES = {
 }
 
 
-def _audit_graph_changes(conn: Connection, plan: RefreshPlan, now: datetime) -> None:
+def _audit_graph_changes(
+    conn: Connection, records: pa.Table, changes: dict[str, str], now: datetime
+) -> None:
     """One audit event per risk record the graph changed (made or raised to
     a secondary contact; no longer one), in the records' own regions, with
     "graph" as the actor: the user whose action changed the graph has the
-    audit event of that action."""
-    for person_ids, changes in (
-        (plan.add_person_id, ADDED_CHANGES),
-        (plan.leaving_person_id, LEFT_CHANGES),
-    ):
-        if person_ids.size == 0:
-            continue
-        stage = pa.table({"person_id": pa.array(person_ids, pa.int64())})
-        with staged(conn, "stage_graph_audit", "person_id BIGINT", stage):
-            conn.execute(
-                text(
-                    """INSERT INTO audit_event (at, actor_id, actor_label, action, object_type,
-                        object_id, region_code, changes)
-                    SELECT :at, NULL, 'graph', 'risk_person.graph', 'risk_person',
-                        CAST(r.id AS VARCHAR(64)), r.region_code, :changes
-                    FROM risk_person r JOIN stage_graph_audit s ON s.person_id = r.person_id"""
-                ).bindparams(
-                    bindparam("at", type_=UtcDateTime()), bindparam("changes", type_=JSON())
-                ),
-                {"at": now, "changes": changes},
-            )
+    audit event of that action. Written by ``COPY``: a first refresh
+    changes hundreds of thousands."""
+    if records.num_rows == 0:
+        return
+    events = pa.table(
+        {
+            "object_id": pc.cast(records.column("risk_id"), pa.string()),
+            "region_code": records.column("region_code"),
+        }
+    )
+    constants = {
+        "at": _time_constant(conn, now),
+        "actor_label": "graph",
+        "action": "risk_person.graph",
+        "object_type": "risk_person",
+        "changes": json.dumps(changes),
+    }
+    copy_in(conn, "audit_event", events, constants)
 
 
 def update_secondary_contacts_around(

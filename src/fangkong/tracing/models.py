@@ -12,7 +12,10 @@ case's for investigations and places, the requesting or receiving side's
 for requests (see each class).
 
 Volumes stay in the hundreds of thousands (a wave's risk persons), so every
-table keeps its foreign keys, unlike the testing capability's tube tables.
+table keeps its foreign keys, but for the risk-person and risk-source
+references written in bulk (see :class:`RiskPerson` and
+:class:`RiskSource`): like the testing capability's tube tables, they do
+without, and the tests check for orphans.
 """
 
 from __future__ import annotations
@@ -183,7 +186,12 @@ class RiskPerson(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    # No foreign key: its check locks a person row for every row a bulk
+    # write adds (an import, a first whole-graph refresh); with those of
+    # RiskSource it cost a quarter of the first refresh (benchmarks/RESULTS.md,
+    # "Tracing"). Every writer takes the person from the registry it read;
+    # the tests check for orphans.
+    person_id: Mapped[int] = mapped_column(BigId)
     region_code: Mapped[str] = mapped_column(code_type(12), index=True)
     category: Mapped[str] = mapped_column(String(16))
     measure: Mapped[str] = mapped_column(String(32))
@@ -212,17 +220,21 @@ class RiskSource(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    # no index of its own: the unique (risk_person_id, fingerprint) key leads with it
-    risk_person_id: Mapped[int] = mapped_column(ForeignKey("risk_person.id"))
-    region_code: Mapped[str] = mapped_column(code_type(12), index=True)
+    # No foreign keys, as for RiskPerson.person_id (their checks lock the
+    # record or batch of every row written); the tests check for orphans.
+    # No index of its own on risk_person_id (the unique (risk_person_id,
+    # fingerprint) key leads with it), none on region_code or
+    # import_batch_id: nothing looks sources up by them (they are reached
+    # through their risk person), and their upkeep was a quarter of writing
+    # the sources of a first whole-graph refresh.
+    risk_person_id: Mapped[int] = mapped_column(BigId)
+    region_code: Mapped[str] = mapped_column(code_type(12))
     channel: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(200), default="")
     category: Mapped[str] = mapped_column(String(16))
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
     fingerprint: Mapped[str] = mapped_column(String(64))
-    import_batch_id: Mapped[int | None] = mapped_column(
-        ForeignKey("import_batch.id"), nullable=True, index=True
-    )
+    import_batch_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

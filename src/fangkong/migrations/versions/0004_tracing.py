@@ -158,9 +158,6 @@ def upgrade() -> None:
             ["user_account.id"],
             name=op.f("fk_risk_person_assigned_to_user_account"),
         ),
-        sa.ForeignKeyConstraint(
-            ["person_id"], ["person.id"], name=op.f("fk_risk_person_person_id_person")
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_risk_person")),
         sa.UniqueConstraint("person_id", name=op.f("uq_risk_person_person_id")),
     )
@@ -240,26 +237,10 @@ def upgrade() -> None:
             "channel IN ('self_report', 'screening', 'request', 'bigdata', 'investigation')",
             name=op.f("ck_risk_source_channel"),
         ),
-        sa.ForeignKeyConstraint(
-            ["import_batch_id"],
-            ["import_batch.id"],
-            name=op.f("fk_risk_source_import_batch_id_import_batch"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["risk_person_id"],
-            ["risk_person.id"],
-            name=op.f("fk_risk_source_risk_person_id_risk_person"),
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_risk_source")),
         sa.UniqueConstraint(
             "risk_person_id", "fingerprint", name=op.f("uq_risk_source_risk_person_id")
         ),
-    )
-    op.create_index(
-        op.f("ix_risk_source_import_batch_id"), "risk_source", ["import_batch_id"], unique=False
-    )
-    op.create_index(
-        op.f("ix_risk_source_region_code"), "risk_source", ["region_code"], unique=False
     )
     op.create_table(
         "tracing_case",
@@ -518,8 +499,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_tracing_case_region_code"), table_name="tracing_case")
     op.drop_index(op.f("ix_tracing_case_confirmed_at"), table_name="tracing_case")
     op.drop_table("tracing_case")
-    op.drop_index(op.f("ix_risk_source_region_code"), table_name="risk_source")
-    op.drop_index(op.f("ix_risk_source_import_batch_id"), table_name="risk_source")
     op.drop_table("risk_source")
     op.drop_index(op.f("ix_request_item_request_id"), table_name="request_item")
     op.drop_table("request_item")
