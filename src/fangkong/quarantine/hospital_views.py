@@ -204,6 +204,13 @@ def _hospitals_error(
     return render(request, "quarantine/hospitals.html", context, status_code=422)
 
 
+def _chosen_hospital(facility_id: str) -> int:
+    hospital = _optional_int("facility_id", facility_id)
+    if hospital is None:
+        raise InvalidInput("facility_id", "choose a hospital (选择医院)")
+    return hospital
+
+
 @router.post("/quarantine/hospitals/admit")
 def hospital_admit(
     request: Request,
@@ -215,9 +222,7 @@ def hospital_admit(
     severity: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     try:
-        hospital = _optional_int("facility_id", facility_id)
-        if hospital is None:
-            raise InvalidInput("facility_id", "choose a hospital (选择医院)")
+        hospital = _chosen_hospital(facility_id)
         hospitals.admit_case(
             session,
             actor,
@@ -242,9 +247,7 @@ def hospital_transfer(
     severity: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     try:
-        hospital = _optional_int("facility_id", facility_id)
-        if hospital is None:
-            raise InvalidInput("facility_id", "choose a hospital (选择医院)")
+        hospital = _chosen_hospital(facility_id)
         hospitals.transfer_patient(
             session,
             actor,
