@@ -17,12 +17,14 @@ from fangkong import clock
 from fangkong.access.models import AuditEvent
 from fangkong.access.service import Actor
 from fangkong.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from fangkong.quarantine.models import ScheduledTest, Stay
-from fangkong.quarantine.stays import (
+from fangkong.quarantine.home import (
     home_candidates,
     home_stays,
     missed_check_ins,
     order_home_quarantine,
+)
+from fangkong.quarantine.models import ScheduledTest, Stay
+from fangkong.quarantine.stays import (
     record_health_check,
     release_stay,
     take_stay_sample,

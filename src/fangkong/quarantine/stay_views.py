@@ -20,7 +20,7 @@ from fangkong.access.rules import Permission
 from fangkong.access.service import Actor
 from fangkong.errors import Conflict, InvalidInput
 from fangkong.policy import get_policy
-from fangkong.quarantine import stays
+from fangkong.quarantine import home, stays
 from fangkong.quarantine.models import STAY_END_REASONS, STAY_KINDS
 from fangkong.testing.models import RESULTS
 from fangkong.web.deps import CurrentActor, SessionDep
@@ -305,9 +305,9 @@ def _home_context(session: Session, actor: Actor, error: str | None = None) -> d
     return {
         "title": "stays.home",
         "keys": KEYS,
-        "communities": stays.home_stays(session, actor),
-        "missed": stays.missed_check_ins(session, actor, today),
-        "candidates": stays.home_candidates(session, actor),
+        "communities": home.home_stays(session, actor),
+        "missed": home.missed_check_ins(session, actor, today),
+        "candidates": home.home_candidates(session, actor),
         "can_order": actor.can(Permission.QUARANTINE_HOME),
         "grace": f"{get_policy().home_check_grace_hours:g}",
         "error": error,
@@ -328,7 +328,7 @@ def home_order(
     ids: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
     try:
-        stays.order_home_quarantine(session, actor, kind=kind, risk_person_ids=ids or [])
+        home.order_home_quarantine(session, actor, kind=kind, risk_person_ids=ids or [])
     except (InvalidInput, Conflict) as error:
         session.rollback()
         context = _home_context(session, actor, _message(error))

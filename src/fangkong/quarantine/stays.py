@@ -1,10 +1,9 @@
-"""A stay from its start to its release: home quarantine and home health
-monitoring ordered for risk persons, the single tubes taken for the stay's
-test schedule, the daily health checks (a community worker's check-in at a
-sealed door), the release that checks the criteria of
-:mod:`fangkong.quarantine.release_rules`, and the lists that drive the day's
-work: releases due per facility (homes per community) and the homes whose
-check-in is missing.
+"""A stay from its start to its release: the single tubes taken for the
+stay's test schedule, the daily health checks (a community worker's
+check-in at a sealed door), the release that checks the criteria of
+:mod:`fangkong.quarantine.release_rules`, the releases due per facility
+(homes per community), a stay's page and its certificate. Home stays are
+ordered, and the homes' lists drawn, in :mod:`fangkong.quarantine.home`.
 
 One service function per change, each validating, writing, auditing and
 committing (DESIGN.md habit 2). Every query is scoped through
@@ -22,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
@@ -45,7 +44,7 @@ from fangkong.quarantine.release_rules import (
     stay_day,
 )
 from fangkong.quarantine.scope import scope_facilities, staffed_facility_ids
-from fangkong.quarantine.stay_rules import planned_end_on, test_schedule
+from fangkong.quarantine.stay_rules import test_schedule
 from fangkong.regions.models import Region
 from fangkong.testing.models import Tube, TubeMember
 from fangkong.testing.rules import reason
@@ -53,14 +52,12 @@ from fangkong.tracing.graph_service import end_risk_record, update_secondary_con
 from fangkong.tracing.models import RiskPerson
 
 HOME_KINDS = ("home_quarantine", "home_monitoring")
-MEASURE_OF_KIND = {"home_quarantine": "home_quarantine", "home_monitoring": "health_monitoring"}
 KIND_LABELS = {
     "centralized": ("集中隔离", "centralized quarantine"),
     "home_quarantine": ("居家隔离", "home quarantine"),
     "home_monitoring": ("居家健康监测", "home health monitoring"),
     "hospital": ("定点医院", "hospital"),
 }
-MAX_ORDER = 500
 TEMPERATURE_RANGE = (34.0, 43.0)  # a thermometer reading outside this is a typing error
 
 
@@ -103,132 +100,6 @@ def _stay_to_change(session: Session, actor: Actor, stay_id: int) -> Stay:
     if stay.ended_at is not None:
         raise Conflict(f"该隔离已于 {local_date(stay.ended_at)} 结束 (this stay has ended)")
     return stay
-
-
-# --- home quarantine and home health monitoring --------------------------------------------
-
-
-def order_home_quarantine(
-    session: Session,
-    actor: Actor,
-    *,
-    kind: str,
-    risk_person_ids: Sequence[int] = (),
-    household_id: int | None = None,
-) -> list[Stay]:
-    """Put risk persons under home quarantine or home health monitoring: the
-    listed ones, or every risk person of a household (a household under
-    home quarantine). Each gets a home stay in their community with the
-    planned end and test days of the policy, and their risk record is put
-    under the measure from now. All or nothing: one person who cannot be
-    ordered refuses the whole order, naming them."""
-    require(actor, Permission.QUARANTINE_HOME)
-    if kind not in HOME_KINDS:
-        raise InvalidInput("kind", f"one of {', '.join(HOME_KINDS)}")
-    stmt = (
-        select(RiskPerson, Person)
-        .join(Person, Person.id == RiskPerson.person_id)
-        .order_by(RiskPerson.id)
-    )
-    if household_id is not None:
-        stmt = stmt.where(Person.household_id == household_id, RiskPerson.status != "released")
-    else:
-        wanted = set(risk_person_ids)
-        if not wanted:
-            raise InvalidInput("risk_person_ids", "select at least one risk person")
-        if len(wanted) > MAX_ORDER:
-            raise InvalidInput("risk_person_ids", f"at most {MAX_ORDER} at once")
-        stmt = stmt.where(RiskPerson.id.in_(wanted))
-    if actor.jurisdiction:
-        stmt = stmt.where(RiskPerson.region_code.startswith(actor.jurisdiction, autoescape=True))
-    rows = session.execute(stmt.with_for_update(of=RiskPerson)).all()
-    if household_id is not None and not rows:
-        raise InvalidInput("household_id", "this household has no risk person to order")
-    if household_id is None and len(rows) != len(set(risk_person_ids)):
-        raise NotFound("risk person not found")
-    in_force = set(
-        session.scalars(
-            select(Stay.person_id).where(
-                Stay.person_id.in_([p.id for _, p in rows]), Stay.ended_at.is_(None)
-            )
-        )
-    )
-    for risk, person in rows:
-        if risk.status == "released":
-            raise Conflict(f"{person.name} 的风险人员记录已解除 ({person.name} is released)")
-        if risk.status == "outside_region":
-            raise Conflict(
-                f"{person.name} 不在本辖区，请先找到此人 ({person.name} is outside the region)"
-            )
-        if person.id in in_force:
-            raise Conflict(f"{person.name} 已在隔离或监测中 ({person.name} has a stay in force)")
-    policy = get_policy()
-    now, today = clock.now(), clock.today_local()
-    stays = []
-    for risk, person in rows:
-        exposed_on = local_date(risk.last_exposure_at) if risk.last_exposure_at else today
-        days = (
-            policy.quarantine_days_for(risk.category)
-            if kind == "home_quarantine"
-            else policy.home_quarantine_days
-        )
-        end_on = max(planned_end_on(exposed_on, days), today)
-        stay = Stay(
-            person_id=person.id,
-            region_code=person.region_code,
-            kind=kind,
-            risk_person_id=risk.id,
-            household_id=person.household_id,
-            exposure_key="",
-            severity="",
-            last_exposure_at=risk.last_exposure_at,
-            started_at=now,
-            planned_end_on=end_on,
-            end_reason="",
-            placed_by=actor.user_id,
-        )
-        session.add(stay)
-        session.flush()
-        schedule = test_schedule(today, end_on, policy.test_days_for(risk.category, kind))
-        session.add_all(ScheduledTest(stay_id=stay.id, day=d, due_on=on) for d, on in schedule)
-        changes: dict[str, object] = {}
-        measure = MEASURE_OF_KIND[kind]
-        if risk.measure != measure:
-            changes["measure"] = [risk.measure, measure]
-            risk.measure = measure
-        if risk.status != "under_measure":
-            changes["status"] = [risk.status, "under_measure"]
-            risk.status, risk.controlled_at = "under_measure", now
-        risk.updated_at = now
-        record_audit(
-            session,
-            actor,
-            "stay.order_home",
-            "stay",
-            stay.id,
-            stay.region_code,
-            {
-                "kind": kind,
-                "person": person.id,
-                "risk_person": risk.id,
-                "planned_end_on": end_on.isoformat(),
-                "test_days": [d for d, _ in schedule],
-                "household": household_id,
-            },
-        )
-        if changes:
-            record_audit(
-                session,
-                actor,
-                "risk_person.status",
-                "risk_person",
-                risk.id,
-                risk.region_code,
-                changes,
-            )
-        stays.append(stay)
-    session.commit()
-    return stays
 
 
 # --- tests taken during a stay ------------------------------------------------------------
@@ -459,7 +330,7 @@ def _tests_of(session: Session, stay_ids: Sequence[int]) -> dict[int, list[Sched
     return found
 
 
-def _latest_checks(session: Session, stay_ids: Sequence[int]) -> dict[int, CheckIn]:
+def latest_checks(session: Session, stay_ids: Sequence[int]) -> dict[int, CheckIn]:
     if not stay_ids:
         return {}
     latest = (
@@ -499,7 +370,7 @@ def release_stay(session: Session, actor: Actor, stay_id: int) -> Stay:
     stay = _stay_to_change(session, actor, stay_id)
     now, today = clock.now(), clock.today_local()
     tests = _tests_of(session, [stay.id])[stay.id]
-    blockers = _blockers(stay, tests, _latest_checks(session, [stay.id]).get(stay.id), now, today)
+    blockers = _blockers(stay, tests, latest_checks(session, [stay.id]).get(stay.id), now, today)
     if blockers:
         raise Conflict("不能解除隔离：" + "；".join(b.text for b in blockers))
     stay.ended_at, stay.end_reason = now, "released"
@@ -639,14 +510,14 @@ class DueGroup:
         return sum(1 for r in self.rows if r.ready)
 
 
-def _visible_stays(session: Session, actor: Actor) -> ColumnElement[bool]:
+def visible_stays(session: Session, actor: Actor) -> ColumnElement[bool]:
     """The stays ``actor`` may see, as a condition (the scope rule of
     :func:`fangkong.quarantine.scope.scope_facilities`)."""
     ids = scope_facilities(session, select(Stay.id), actor, Stay.region_code, Stay.facility_id)
     return Stay.id.in_(ids)
 
 
-def _region_names(session: Session, codes: set[str]) -> dict[str, str]:
+def region_names(session: Session, codes: set[str]) -> dict[str, str]:
     if not codes:
         return {}
     return dict(
@@ -665,7 +536,7 @@ def releases_due(session: Session, actor: Actor, on_date: date) -> list[DueGroup
         .outerjoin(Room, Room.id == Stay.room_id)
         .outerjoin(Facility, Facility.id == Stay.facility_id)
         .where(
-            _visible_stays(session, actor),
+            visible_stays(session, actor),
             Stay.ended_at.is_(None),
             Stay.kind != "hospital",
             Stay.planned_end_on.isnot(None),
@@ -675,8 +546,8 @@ def releases_due(session: Session, actor: Actor, on_date: date) -> list[DueGroup
     )
     rows = session.execute(stmt).all()
     ids = [stay.id for stay, *_ in rows]
-    tests, checks = _tests_of(session, ids), _latest_checks(session, ids)
-    names = _region_names(session, {s.region_code for s, _, _, f in rows if f is None})
+    tests, checks = _tests_of(session, ids), latest_checks(session, ids)
+    names = region_names(session, {s.region_code for s, _, _, f in rows if f is None})
     now, judged_on = clock.now(), max(on_date, clock.today_local())
     groups: dict[tuple[int | None, str], DueGroup] = {}
     for stay, person, room, facility in rows:
@@ -700,153 +571,6 @@ def releases_due(session: Session, actor: Actor, on_date: date) -> list[DueGroup
     return sorted(groups.values(), key=lambda g: (g.facility_id is None, g.label))
 
 
-@dataclass(frozen=True)
-class HomeRow:
-    stay_id: int
-    name: str
-    id_number: str  # masked
-    region_code: str
-    kind: str
-    started_at: datetime
-    planned_end_on: date | None
-    last_checked_at: datetime | None
-    last_symptoms: bool
-    seal_intact: bool | None
-    checked_today: bool
-
-
-@dataclass
-class CommunityHomes:
-    region_code: str
-    label: str
-    rows: list[HomeRow] = field(default_factory=list)
-
-
-def _home_rows(
-    session: Session, actor: Actor, extra: Sequence[ColumnElement[bool]] = ()
-) -> list[tuple[Stay, Person]]:
-    stmt = (
-        select(Stay, Person)
-        .join(Person, Person.id == Stay.person_id)
-        .where(
-            _visible_stays(session, actor),
-            Stay.ended_at.is_(None),
-            Stay.kind.in_(HOME_KINDS),
-            *extra,
-        )
-        .order_by(Stay.region_code, Stay.household_id, Stay.id)
-    )
-    return [(s, p) for s, p in session.execute(stmt).all()]
-
-
-def _by_community(
-    session: Session, rows: list[tuple[Stay, Person]], checks: dict[int, CheckIn], today: date
-) -> list[CommunityHomes]:
-    names = _region_names(session, {s.region_code for s, _ in rows})
-    groups: dict[str, CommunityHomes] = {}
-    for stay, person in rows:
-        group = groups.setdefault(
-            stay.region_code,
-            CommunityHomes(stay.region_code, names.get(stay.region_code, stay.region_code)),
-        )
-        check = checks.get(stay.id)
-        group.rows.append(
-            HomeRow(
-                stay.id,
-                person.name,
-                mask_identity(person.id_number),
-                stay.region_code,
-                stay.kind,
-                stay.started_at,
-                stay.planned_end_on,
-                check.checked_at if check else None,
-                bool(check and check.symptoms),
-                check.seal_intact if check else None,
-                bool(check and check.on_date == today),
-            )
-        )
-    return list(groups.values())
-
-
-def home_stays(session: Session, actor: Actor) -> list[CommunityHomes]:
-    """The homes under quarantine or monitoring, per community, with each
-    one's latest check-in."""
-    require(actor, Permission.QUARANTINE_READ)
-    rows = _home_rows(session, actor)
-    checks = _latest_checks(session, [s.id for s, _ in rows])
-    return _by_community(session, rows, checks, clock.today_local())
-
-
-def missed_check_ins(session: Session, actor: Actor, on_date: date) -> list[CommunityHomes]:
-    """Homes under quarantine or monitoring without a check-in within the
-    policy's ``home_check_grace_hours`` before the end of ``on_date`` (now,
-    for today), per community. A stay that began within those hours is not
-    missed yet."""
-    require(actor, Permission.QUARANTINE_READ)
-    now = clock.now()
-    day_end = datetime.combine(on_date + timedelta(days=1), time(), get_settings().zone)
-    moment = min(now, day_end)
-    since = moment - timedelta(hours=get_policy().home_check_grace_hours)
-    recent = (
-        select(CheckIn.id)
-        .where(CheckIn.stay_id == Stay.id, CheckIn.checked_at > since, CheckIn.checked_at <= moment)
-        .exists()
-    )
-    rows = _home_rows(session, actor, (Stay.started_at <= since, ~recent))
-    checks = _latest_checks(session, [s.id for s, _ in rows])
-    return _by_community(session, rows, checks, clock.today_local())
-
-
-@dataclass(frozen=True)
-class Candidate:
-    risk_person_id: int
-    person_id: int
-    name: str
-    id_number: str  # masked
-    region_code: str
-    household_id: int | None
-    category: str
-    measure: str
-    status: str
-
-
-def home_candidates(session: Session, actor: Actor, limit: int = 200) -> list[Candidate]:
-    """Risk persons whose measure is home quarantine or monitoring and who
-    are not yet under it (nor in any stay): whom to order next."""
-    require(actor, Permission.QUARANTINE_READ)
-    stmt = (
-        select(RiskPerson, Person)
-        .join(Person, Person.id == RiskPerson.person_id)
-        .where(
-            RiskPerson.measure.in_(tuple(MEASURE_OF_KIND.values())),
-            RiskPerson.status.in_(("to_find", "found")),
-            ~select(Stay.id)
-            .where(Stay.person_id == RiskPerson.person_id, Stay.ended_at.is_(None))
-            .exists(),
-        )
-        .order_by(RiskPerson.deadline_at, RiskPerson.id)
-        .limit(limit)
-    )
-    if actor.jurisdiction:
-        stmt = stmt.where(RiskPerson.region_code.startswith(actor.jurisdiction, autoescape=True))
-    if staffed_facility_ids(session, actor) is not None:
-        return []  # facility staff order nobody home
-    return [
-        Candidate(
-            risk.id,
-            person.id,
-            person.name,
-            mask_identity(person.id_number),
-            risk.region_code,
-            person.household_id,
-            risk.category,
-            risk.measure,
-            risk.status,
-        )
-        for risk, person in session.execute(stmt).all()
-    ]
-
-
 # --- one stay's page and its certificate -------------------------------------------------------
 
 
@@ -867,7 +591,7 @@ class StayDetail:
 def _place(session: Session, stay: Stay, facility: Facility | None, room: Room | None) -> str:
     if facility is not None:
         return f"{facility.name} {room.building}-{room.number}" if room else facility.name
-    names = _region_names(session, {stay.region_code})
+    names = region_names(session, {stay.region_code})
     return names.get(stay.region_code, stay.region_code)
 
 
