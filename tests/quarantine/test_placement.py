@@ -24,10 +24,10 @@ from fangkong.quarantine.placement import (
     placement_candidates,
     preview_placement,
     shortfall_message,
-    transfer_stay,
 )
 from fangkong.quarantine.placement_rules import Companion
 from fangkong.quarantine.rules import RoomLayout
+from fangkong.quarantine.transfers import transfer_stay
 from fangkong.tracing.models import Exposure, RiskPerson
 from fangkong.tracing.risk import note_risk_person
 from tests.quarantine.conftest import make_facility
