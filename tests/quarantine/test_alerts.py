@@ -23,16 +23,9 @@ from fangkong.config import get_settings
 from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.policy import get_policy
 from fangkong.quarantine import stay_rules
-from fangkong.quarantine.alerts import (
-    Spot,
-    alerts_board,
-    close_alert,
-    get_alert,
-    list_alerts,
-    neighbour_relation,
-    new_period_tests,
-    raise_cross_infection_alerts,
-)
+from fangkong.quarantine.alert_board import alerts_board, close_alert, get_alert, list_alerts
+from fangkong.quarantine.alert_rules import Spot, neighbour_relation, new_period_tests
+from fangkong.quarantine.alerts import raise_cross_infection_alerts
 from fangkong.quarantine.models import (
     AlertNeighbour,
     Facility,

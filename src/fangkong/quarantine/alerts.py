@@ -35,22 +35,20 @@ system as the actor of its audit events.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, or_, select
 from sqlalchemy.orm import Session
 
 from fangkong import clock
-from fangkong.access.rules import Permission
-from fangkong.access.service import SYSTEM, Actor, record_audit, require
+from fangkong.access.service import SYSTEM, record_audit
 from fangkong.config import get_settings
-from fangkong.errors import Conflict, InvalidInput, NotFound
-from fangkong.people.identity import mask_identity
 from fangkong.people.models import Person
 from fangkong.policy import get_policy
+from fangkong.quarantine.alert_rules import Spot, neighbour_relation, new_period_tests
 from fangkong.quarantine.models import (
     AlertNeighbour,
     Facility,
@@ -60,67 +58,14 @@ from fangkong.quarantine.models import (
     Stay,
     StayMove,
 )
-from fangkong.quarantine.scope import get_facility, may_see_facility, scope_facilities
-from fangkong.quarantine.stay_rules import planned_end_on, test_schedule
-from fangkong.testing.models import LabResult, PositivePerson, Tube, TubeMember
+from fangkong.quarantine.stay_rules import planned_end_on
+from fangkong.testing.models import LabResult, Tube, TubeMember
 from fangkong.tracing.graph_service import update_secondary_contacts_around
 from fangkong.tracing.models import Case, Exposure, RiskPerson
 from fangkong.tracing.risk import note_risk_person
 
 ALERT_SOURCE = "cross-infection alert {id}"
 EXPOSURE_SETTING = "other"  # a quarantine site is none of the named settings
-RELATION_ORDER = ("adjacent_room", "same_floor", "same_team")
-MAX_NOTE = 2000
-
-
-# --- the rules (pure) ------------------------------------------------------------
-
-
-class Spot(NamedTuple):
-    """Where a room is, as the neighbour rule needs it."""
-
-    room_id: int
-    building: str
-    floor: int
-    position: int
-    care_team: str
-
-
-def neighbour_relation(case: Spot, other: Spot) -> str | None:
-    """How a person in room ``other`` was exposed to a case in room
-    ``case`` (same facility), the closest first; None when not at all. A
-    room shared with the case (a companion) counts as adjacent."""
-    same_floor = case.building == other.building and case.floor == other.floor
-    if other.room_id == case.room_id or (same_floor and abs(case.position - other.position) == 1):
-        return "adjacent_room"
-    if same_floor:
-        return "same_floor"
-    if case.care_team and case.care_team == other.care_team:
-        return "same_team"
-    return None
-
-
-def new_period_tests(
-    stay_start_on: date,
-    period_start_on: date,
-    end_on: date,
-    test_days: tuple[int, ...],
-    scheduled: Iterable[tuple[int, date]],
-) -> list[tuple[int, date]]:
-    """The tests of a quarantine period counted again from a new exposure
-    (starting ``period_start_on``, ending ``end_on``), as (day of the stay,
-    due date), leaving out the days and dates the stay has scheduled."""
-    known = list(scheduled)
-    days = {day for day, _ in known}
-    dates = {on for _, on in known}
-    added: list[tuple[int, date]] = []
-    for _, due in test_schedule(period_start_on, end_on, test_days):
-        day = (due - stay_start_on).days + 1
-        if day >= 1 and day not in days and due not in dates:
-            added.append((day, due))
-            days.add(day)
-            dates.add(due)
-    return added
 
 
 # --- where a stay was when a sample was taken ----------------------------------------
@@ -208,7 +153,7 @@ class InStayPositive(NamedTuple):
     negative_tube_id: int | None  # None: brought in
 
 
-def _in_stay_positive(session: Session, tube_id: int) -> InStayPositive | None:
+def in_stay_positive(session: Session, tube_id: int) -> InStayPositive | None:
     positive = (
         select(LabResult.id)
         .where(LabResult.tube_id == Tube.id, LabResult.result == "positive")
@@ -255,7 +200,7 @@ def raise_cross_infection_alerts(
     try:
         raised: list[int] = []
         for tube_id in sorted(stay_tubes):
-            found = _in_stay_positive(session, tube_id)
+            found = in_stay_positive(session, tube_id)
             if found is None or found.negative_tube_id is None:
                 continue  # not in a facility, or brought in
             known = session.scalar(  # one alert per stay: a later positive is the same infection
@@ -459,266 +404,3 @@ def _extend_stay(
     }
     record_audit(session, SYSTEM, "stay.exposure", "stay", stay.id, stay.region_code, changes)
     return changes
-
-
-# --- reading and closing alerts --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AlertRow:
-    id: int
-    facility_id: int
-    facility: str
-    room: str
-    person_id: int
-    name: str
-    id_number: str  # masked
-    sampled_at: datetime
-    raised_at: datetime
-    status: str
-    neighbours: int
-    positive_person_id: int | None
-    case_id: int | None
-
-
-@dataclass(frozen=True)
-class NeighbourRow:
-    stay_id: int
-    person_id: int
-    name: str
-    id_number: str  # masked
-    room: str
-    relation: str
-    category: str
-    risk_status: str
-    planned_end_on: date | None
-
-
-@dataclass(frozen=True)
-class AlertDetail:
-    alert: AlertRow
-    note: str
-    closed_at: datetime | None
-    neighbours: list[NeighbourRow]
-
-
-@dataclass(frozen=True)
-class BroughtIn:
-    """A positive in a facility without an earlier negative there: found on
-    arrival, infected before (no alert)."""
-
-    tube_id: int
-    facility_id: int
-    facility: str
-    room: str
-    person_id: int
-    name: str
-    id_number: str  # masked
-    sampled_at: datetime
-    positive_person_id: int | None
-    case_id: int | None
-
-
-@dataclass(frozen=True)
-class AlertsBoard:
-    alerts: list[AlertRow]
-    brought_in: list[BroughtIn]
-
-
-def _positive_and_case(
-    session: Session, person_id: int, tube_id: int
-) -> tuple[int | None, int | None]:
-    positive = session.scalar(
-        select(PositivePerson.id).where(
-            PositivePerson.person_id == person_id, PositivePerson.tube_id == tube_id
-        )
-    )
-    case = session.scalar(select(Case.id).where(Case.person_id == person_id))
-    return positive, case
-
-
-def _rows(session: Session, alerts: Sequence[QuarantineAlert]) -> list[AlertRow]:
-    ids = [a.id for a in alerts]
-    counts: dict[int, int] = dict(
-        session.execute(
-            select(AlertNeighbour.alert_id, func.count())
-            .where(AlertNeighbour.alert_id.in_(ids or [-1]))
-            .group_by(AlertNeighbour.alert_id)
-        ).all()
-    )
-    rows = []
-    for alert in alerts:
-        facility = session.get(Facility, alert.facility_id)
-        person = session.get(Person, alert.person_id)
-        stay = session.get(Stay, alert.stay_id)
-        assert facility is not None
-        assert person is not None
-        assert stay is not None
-        placement = placement_at(session, stay, alert.sampled_at)
-        positive, case = _positive_and_case(session, alert.person_id, alert.tube_id)
-        rows.append(
-            AlertRow(
-                id=alert.id,
-                facility_id=facility.id,
-                facility=facility.name,
-                room=placement.room.number if placement else "",
-                person_id=person.id,
-                name=person.name,
-                id_number=mask_identity(person.id_number),
-                sampled_at=alert.sampled_at,
-                raised_at=alert.raised_at,
-                status=alert.status,
-                neighbours=int(counts.get(alert.id, 0)),
-                positive_person_id=positive,
-                case_id=case,
-            )
-        )
-    return rows
-
-
-def list_alerts(session: Session, actor: Actor, facility_id: int | None = None) -> list[AlertRow]:
-    """The alerts of the facilities the actor sees, open ones first, newest
-    first."""
-    require(actor, Permission.QUARANTINE_READ)
-    stmt = select(QuarantineAlert)
-    if facility_id is not None:
-        get_facility(session, actor, facility_id)
-        stmt = stmt.where(QuarantineAlert.facility_id == facility_id)
-    stmt = scope_facilities(
-        session, stmt, actor, QuarantineAlert.region_code, QuarantineAlert.facility_id
-    ).order_by(
-        (QuarantineAlert.status == "open").desc(),
-        QuarantineAlert.raised_at.desc(),
-        QuarantineAlert.id.desc(),
-    )
-    return _rows(session, session.scalars(stmt.limit(500)).all())
-
-
-def _alert_in_scope(session: Session, actor: Actor, alert_id: int) -> QuarantineAlert:
-    alert = session.get(QuarantineAlert, alert_id)
-    facility = session.get(Facility, alert.facility_id) if alert else None
-    if alert is None or facility is None or not may_see_facility(session, actor, facility):
-        raise NotFound("alert not found")
-    return alert
-
-
-def get_alert(session: Session, actor: Actor, alert_id: int) -> AlertDetail:
-    require(actor, Permission.QUARANTINE_READ)
-    alert = _alert_in_scope(session, actor, alert_id)
-    neighbours = []
-    for neighbour, person, stay, room, risk in session.execute(
-        select(AlertNeighbour, Person, Stay, Room, RiskPerson)
-        .join(Person, Person.id == AlertNeighbour.person_id)
-        .join(Stay, Stay.id == AlertNeighbour.stay_id)
-        .outerjoin(Room, Room.id == Stay.room_id)
-        .outerjoin(RiskPerson, RiskPerson.id == AlertNeighbour.risk_person_id)
-        .where(AlertNeighbour.alert_id == alert.id)
-        .order_by(Room.building, Room.floor, Room.position, Person.id)
-    ):
-        neighbours.append(
-            NeighbourRow(
-                stay_id=stay.id,
-                person_id=person.id,
-                name=person.name,
-                id_number=mask_identity(person.id_number),
-                room=room.number if room else "",
-                relation=neighbour.relation,
-                category=risk.category if risk else "",
-                risk_status=risk.status if risk else "",
-                planned_end_on=stay.planned_end_on,
-            )
-        )
-    neighbours.sort(key=lambda n: RELATION_ORDER.index(n.relation))
-    return AlertDetail(_rows(session, [alert])[0], alert.note, alert.closed_at, neighbours)
-
-
-def close_alert(session: Session, actor: Actor, alert_id: int, note: str) -> QuarantineAlert:
-    """Close an alert once its neighbours are handled, saying how."""
-    require(actor, Permission.QUARANTINE_STAYS)
-    alert = _alert_in_scope(session, actor, alert_id)
-    note = note.strip()
-    if not note:
-        raise InvalidInput("note", "say how the alert was handled (关闭说明)")
-    if len(note) > MAX_NOTE:
-        raise InvalidInput("note", f"at most {MAX_NOTE} characters")
-    if alert.status == "closed":
-        raise Conflict(f"预警 {alert.id} 已关闭 (alert {alert.id} is closed already)")
-    now = clock.now()
-    alert.status, alert.closed_at, alert.closed_by, alert.note = "closed", now, actor.user_id, note
-    record_audit(
-        session,
-        actor,
-        "quarantine.alert.close",
-        "quarantine_alert",
-        alert.id,
-        alert.region_code,
-        {"status": ["open", "closed"], "note": note},
-    )
-    session.commit()
-    return alert
-
-
-def alerts_board(
-    session: Session, actor: Actor, facility_id: int | None = None, *, days: int = 30
-) -> AlertsBoard:
-    """The alerts, and the positives of the last ``days`` found in the
-    actor's facilities without an earlier negative there (brought in)."""
-    alerts = list_alerts(session, actor, facility_id)
-    since = clock.now() - timedelta(days=days)
-    alerted = set(session.scalars(select(QuarantineAlert.stay_id)))
-    in_my_facilities = scope_facilities(
-        session,
-        select(Stay.person_id).join(Facility, Facility.id == Stay.facility_id),
-        actor,
-        Facility.region_code,
-        Facility.id,
-    )
-    if facility_id is not None:
-        in_my_facilities = in_my_facilities.where(Facility.id == facility_id)
-    any_positive = (
-        select(LabResult.id)
-        .where(LabResult.tube_id == Tube.id, LabResult.result == "positive")
-        .exists()
-    )
-    brought: list[BroughtIn] = []
-    for tube_id, sampled_at in session.execute(
-        select(Tube.id, TubeMember.sampled_at)
-        .join(TubeMember, TubeMember.tube_id == Tube.id)
-        .where(
-            Tube.purpose == "stay",
-            any_positive,
-            TubeMember.sampled_at >= since,
-            TubeMember.person_id.in_(in_my_facilities),  # scoped before the limit
-        )
-        .order_by(TubeMember.sampled_at.desc())
-        .limit(500)
-    ):
-        found = _in_stay_positive(session, tube_id)
-        if found is None or found.negative_tube_id is not None:
-            continue
-        if found.stay.id in alerted:
-            continue
-        facility = session.get(Facility, found.placement.room.facility_id)
-        assert facility is not None
-        if facility_id is not None and facility.id != facility_id:
-            continue
-        if not may_see_facility(session, actor, facility):
-            continue
-        person = session.get(Person, found.person_id)
-        assert person is not None
-        positive, case = _positive_and_case(session, person.id, tube_id)
-        brought.append(
-            BroughtIn(
-                tube_id=tube_id,
-                facility_id=facility.id,
-                facility=facility.name,
-                room=found.placement.room.number,
-                person_id=person.id,
-                name=person.name,
-                id_number=mask_identity(person.id_number),
-                sampled_at=sampled_at,
-                positive_person_id=positive,
-                case_id=case,
-            )
-        )
-    return AlertsBoard(alerts, brought)

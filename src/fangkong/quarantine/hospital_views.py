@@ -19,7 +19,7 @@ from fangkong.access.rules import Permission
 from fangkong.access.service import Actor
 from fangkong.errors import Conflict, InvalidInput
 from fangkong.policy import get_policy
-from fangkong.quarantine import alerts, hospitals
+from fangkong.quarantine import alert_board, hospitals
 from fangkong.quarantine.models import WARD_LEVELS
 from fangkong.web.deps import CurrentActor, SessionDep
 from fangkong.web.i18n import add_messages
@@ -121,7 +121,7 @@ def _optional_int(field: str, value: str) -> int | None:
 def alerts_page(
     request: Request, session: SessionDep, actor: CurrentActor, facility_id: int | None = None
 ) -> Response:
-    board = alerts.alerts_board(session, actor, facility_id)
+    board = alert_board.alerts_board(session, actor, facility_id)
     return render(
         request,
         "quarantine/alerts.html",
@@ -139,7 +139,7 @@ def _alert_context(
 ) -> dict[str, Any]:
     return {
         "title": "qalert.one",
-        "detail": alerts.get_alert(session, actor, alert_id),
+        "detail": alert_board.get_alert(session, actor, alert_id),
         "can_open_case": actor.can(Permission.TRACING_CASES),
         "can_close": actor.can(Permission.QUARANTINE_STAYS),
         "error": error,
@@ -162,7 +162,7 @@ def alert_close(
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     try:
-        alerts.close_alert(session, actor, alert_id, note)
+        alert_board.close_alert(session, actor, alert_id, note)
     except (InvalidInput, Conflict) as error:
         session.rollback()
         context = _alert_context(session, actor, alert_id, _message(error))
