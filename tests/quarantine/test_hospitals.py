@@ -14,14 +14,16 @@ from sqlalchemy.orm import Session
 
 from fangkong.access.service import Actor
 from fangkong.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from fangkong.quarantine.hospitals import (
-    admit_case,
-    bed_fits,
+from fangkong.quarantine.hospital_board import (
     bed_occupancy,
     cases_awaiting_admission,
     cases_not_admitted,
-    discharge_patient,
     list_patients,
+)
+from fangkong.quarantine.hospitals import (
+    admit_case,
+    bed_fits,
+    discharge_patient,
     transfer_patient,
 )
 from fangkong.quarantine.models import Facility, Room, Stay, StayMove

@@ -19,7 +19,7 @@ from fangkong.access.rules import Permission
 from fangkong.access.service import Actor
 from fangkong.errors import Conflict, InvalidInput
 from fangkong.policy import get_policy
-from fangkong.quarantine import alert_board, hospitals
+from fangkong.quarantine import alert_board, hospital_board, hospitals
 from fangkong.quarantine.models import WARD_LEVELS
 from fangkong.web.deps import CurrentActor, SessionDep
 from fangkong.web.i18n import add_messages
@@ -175,15 +175,15 @@ def alert_close(
 
 def _hospitals_context(session: Session, actor: Actor, error: str | None = None) -> dict[str, Any]:
     now = clock.now()
-    awaiting = hospitals.cases_awaiting_admission(session, actor, now)
+    awaiting = hospital_board.cases_awaiting_admission(session, actor, now)
     awaiting.sort(key=lambda c: (not c.overdue, c.confirmed_at))
-    occupancy = hospitals.bed_occupancy(session, actor)
+    occupancy = hospital_board.bed_occupancy(session, actor)
     return {
         "title": "hospital.title",
         "occupancy": occupancy,
         "receiving": [o.facility for o in occupancy if o.receiving],
         "awaiting": awaiting,
-        "patients": hospitals.list_patients(session, actor),
+        "patients": hospital_board.list_patients(session, actor),
         "severities": WARD_LEVELS[1:],
         "deadline_hours": f"{get_policy().hospital_admission_deadline_hours:g}",
         "can_admit": actor.can(Permission.QUARANTINE_STAYS),
