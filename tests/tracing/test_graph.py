@@ -7,6 +7,7 @@ benchmark, not asserted here."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -59,6 +60,8 @@ from fangkong.tracing.risk import note_risk_person
 from tests.testing.conftest import FrozenClock, Registry, Resident
 
 HOUR = timedelta(hours=1)
+# The changes of a whole-graph refresh's audit event that found nothing to do.
+NOTHING_CREATED = {"added": 0, "released": 0, "created": 0}
 PURE = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # --- oracles -----------------------------------------------------------------------
@@ -646,19 +649,63 @@ def test_the_whole_graph_refresh_and_the_step_around_persons_agree(
     )
     assert again == SecondaryRefresh(0, 0)
     # one audit event per record changed, none for the secondary another
-    # channel reported, which stays as it is
+    # channel reported, which stays as it is; a record the whole-graph
+    # refresh made is counted in the refresh's event instead (as an import's
+    # new persons are), one made one by one has its own
     added, left = "exposed to an active close contact", "no active close contact exposed them"
     events = session.scalars(select(AuditEvent).where(AuditEvent.action == "risk_person.graph"))
+    made_one_by_one = [] if whole else [(plain, added)]
     assert sorted((e.object_id, e.changes["reason"], e.region_code) for e in events) == sorted(
         (str(risk_of(session, who).id), reason, who.region_code)
         for who, reason in (
-            (plain, added),
+            *made_one_by_one,
             (general, added),
             (reopened, added),
             (orphan, left),
             (mixed, left),
         )
     )
+    refreshes = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "tracing.secondary_contacts.refresh")
+    ).all()
+    expected = {"added": 3, "released": 2, "created": 1} if whole else NOTHING_CREATED
+    assert [e.changes for e in refreshes] == [expected]
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole_graph", "around"])
+def test_a_new_secondary_contact_is_in_the_region_their_latest_exposure_recorded(
+    session: Session,
+    county_commander: Actor,
+    registry: Registry,
+    frozen: FrozenClock,
+    whole: bool,
+) -> None:
+    """An exposure carries the exposed person's region when it was recorded;
+    the record the graph makes for them is in the latest one's (here they
+    had moved to B1 between the two exposures)."""
+    first, second, exposed = registry.a1[0], registry.a1[2], registry.a1[1]
+    for close in (first, second):
+        note_risk_person(
+            session,
+            person_id=close.id,
+            region_code=close.region_code,
+            category="close",
+            channel="screening",
+            source="社区",
+            reported_at=clock.now(),
+        )
+    edge(session, first, exposed, local(13, 9))
+    frozen.advance(hours=1)
+    moved = dataclasses.replace(exposed, region_code=registry.b1[0].region_code)
+    edge(session, second, moved, local(13, 10))
+    session.commit()
+    if whole:
+        refresh_secondary_contacts(session, county_commander)
+    else:
+        update_secondary_contacts_around(session, [first.id, second.id])
+        session.commit()
+    assert exposed.region_code != moved.region_code
+    assert risk_of(session, exposed).region_code == moved.region_code
 
 
 def test_the_whole_graph_refresh_is_audited_and_needs_the_manage_permission(
@@ -672,7 +719,7 @@ def test_the_whole_graph_refresh_is_audited_and_needs_the_manage_permission(
     event = session.scalars(
         select(AuditEvent).where(AuditEvent.action == "tracing.secondary_contacts.refresh")
     ).one()
-    assert event.changes == {"added": 0, "released": 0}
+    assert event.changes == NOTHING_CREATED
 
 
 def test_releasing_needs_a_reason_and_a_risk_person_in_scope(

@@ -19,8 +19,9 @@ user's choice, and the county where they live must find them.
 The whole-graph refresh reads the edges and the risk persons in bulk
 (``COPY`` on PostgreSQL) and writes under a table lock that keeps other
 writers of risk persons out until it commits: the records it creates get
-their ids up front, so they, their sources and their audit events go in by
-``COPY`` of rows made here; the records it raises, reopens or lets go by
+their ids up front, so they and their sources go in by ``COPY`` of rows
+made here (recorded by the refresh's audit event, as an import records the
+persons it creates); the records it raises, reopens or lets go by
 set-based statements. The services that change the graph call
 :func:`update_secondary_contacts_around` with the persons whose edges or
 status changed: it looks only at them and the persons exposed to them, and
@@ -40,7 +41,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
-from sqlalchemy import Connection, TextClause, bindparam, select, text
+from sqlalchemy import Connection, TextClause, bindparam, text
 from sqlalchemy.orm import Session
 
 from fangkong import clock
@@ -49,7 +50,6 @@ from fangkong.access.service import Actor, ensure_in_scope, record_audit, requir
 from fangkong.bulkio import copy_in, copy_out, is_postgres, lock_for_append, reserve_ids, staged
 from fangkong.db import UtcDateTime
 from fangkong.errors import Conflict, InvalidInput
-from fangkong.people.models import Person
 from fangkong.policy import get_policy
 from fangkong.tracing.graph import (
     CREATE,
@@ -85,6 +85,7 @@ EDGE_SCHEMA = pa.schema(
         ("target", pa.int64()),
         ("recorded_at", TIME),
         ("last_exposure_at", TIME),
+        ("region_code", pa.string()),
     ]
 )
 RISK_SCHEMA = pa.schema(
@@ -104,7 +105,10 @@ RISK_COLUMNS = (
     "r.released_at, r.last_exposure_at"
 )
 PERSONS = pa.schema([("person_id", pa.int64())])
-EDGES_QUERY = "SELECT e.source_person_id, e.person_id, e.recorded_at, e.last_exposure_at "
+EDGES_QUERY = (
+    "SELECT e.source_person_id, e.person_id, e.recorded_at, e.last_exposure_at, e.region_code "
+)
+REGIONS = pa.schema([("person_id", pa.int64()), ("region_code", pa.string())])
 
 
 class SecondaryRefresh(NamedTuple):
@@ -168,17 +172,38 @@ def _person_table(person_ids: Ids) -> pa.Table:
     return pa.table({"person_id": pa.array(np.unique(person_ids), pa.int64())})
 
 
+def _exposed_regions(table: pa.Table) -> pa.Table:
+    """Each exposed person's region as their latest exposure recorded it
+    (``REGIONS``, one row per person): an edge carries the region of the
+    person it exposes, so a new record needs no lookup in the registry."""
+    latest = table.sort_by([("target", "ascending"), ("recorded_at", "descending")])
+    target = latest.column("target").to_numpy()
+    first = np.ones(target.size, dtype=bool)
+    first[1:] = target[1:] != target[:-1]
+    return pa.table(
+        [latest.column("target").filter(first), latest.column("region_code").filter(first)],
+        schema=REGIONS,
+    )
+
+
 @dataclass(frozen=True)
 class _Graph:
     edges: Edges
     records: RiskRecords
     case_persons: Ids
     considered: Ids | None  # the persons whose in-edges were all read; None: everyone
+    regions: pa.Table  # REGIONS of the persons exposed on the edges read
+
+
+def _graph(
+    edge_table: pa.Table, records: RiskRecords, cases: Ids, considered: Ids | None
+) -> _Graph:
+    return _Graph(_edges(edge_table), records, cases, considered, _exposed_regions(edge_table))
 
 
 def _read_whole(conn: Connection) -> _Graph:
-    return _Graph(
-        _edges(copy_out(conn, EDGES_QUERY + "FROM exposure e", EDGE_SCHEMA)),
+    return _graph(
+        copy_out(conn, EDGES_QUERY + "FROM exposure e", EDGE_SCHEMA),
         _records(copy_out(conn, f"SELECT {RISK_COLUMNS} FROM risk_person r", RISK_SCHEMA)),
         _persons(copy_out(conn, "SELECT person_id FROM tracing_case", PERSONS)),
         None,
@@ -202,7 +227,7 @@ def _read_around(conn: Connection, person_ids: Ids) -> _Graph:
     rows = _person_table(considered)
     with staged(conn, "stage_graph_considered", "person_id BIGINT PRIMARY KEY", rows):
         into = "FROM exposure e JOIN stage_graph_considered c ON c.person_id = e.person_id"
-        edges = _edges(copy_out(conn, EDGES_QUERY + into, EDGE_SCHEMA))
+        edges = copy_out(conn, EDGES_QUERY + into, EDGE_SCHEMA)
         records = _records(
             copy_out(
                 conn,
@@ -220,7 +245,7 @@ def _read_around(conn: Connection, person_ids: Ids) -> _Graph:
                 PERSONS,
             )
         )
-    return _Graph(edges, records, cases, considered)
+    return _graph(edges, records, cases, considered)
 
 
 def _plan(graph: _Graph) -> RefreshPlan:
@@ -266,35 +291,41 @@ def _as_time(conn: Connection, column: str) -> str:
     return f"CAST({column} AS TIMESTAMPTZ)" if is_postgres(conn) else column
 
 
-def _add_one_by_one(session: Session, plan: RefreshPlan, now: datetime) -> pa.Table:
+def _regions_of(regions: pa.Table, person_id: pa.Array) -> pa.Array:
+    """The region of each of ``person_id`` (exposed persons) in ``REGIONS``."""
+    at = pc.index_in(person_id, value_set=regions.column("person_id").combine_chunks())
+    return regions.column("region_code").combine_chunks().take(at)
+
+
+def _add_one_by_one(
+    session: Session, plan: RefreshPlan, regions: pa.Table, now: datetime
+) -> pa.Table:
     """Each new secondary contact through the one-record rule; returns the
     records (``CHANGED``)."""
     person_ids = [int(p) for p in plan.add_person_id]
-    regions = dict(
-        session.execute(
-            select(Person.id, Person.region_code).where(Person.id.in_(person_ids))
-        ).all()
-    )
+    region_of = _regions_of(regions, pa.array(person_ids, pa.int64())).to_pylist()
     risks = [
         note_risk_person(
             session,
             person_id=person_id,
-            region_code=regions[person_id],
+            region_code=region,
             category="secondary",
             channel=GRAPH_CHANNEL,
             source=graph_source(int(close_id)),
             reported_at=now,
             last_exposure_at=_frommicros_of(int(last)),
         ).risk_person
-        for person_id, close_id, last in zip(
-            person_ids, plan.add_close_contact_id, plan.add_last_exposure_at, strict=True
+        for person_id, region, close_id, last in zip(
+            person_ids, region_of, plan.add_close_contact_id, plan.add_last_exposure_at, strict=True
         )
     ]
     session.flush()
     return pa.table([[r.id for r in risks], [r.region_code for r in risks]], schema=CHANGED)
 
 
-def _add_in_bulk(conn: Connection, plan: RefreshPlan, now: datetime) -> pa.Table:
+def _add_in_bulk(
+    conn: Connection, plan: RefreshPlan, regions: pa.Table, now: datetime
+) -> tuple[pa.Table, pa.Table]:
     """The one-record rule of ``note_risk_person`` for many persons at once:
     a new record, a companion or general contact raised (the deadline only
     brought forward), a released record opened again; each with a source
@@ -302,15 +333,15 @@ def _add_in_bulk(conn: Connection, plan: RefreshPlan, now: datetime) -> pa.Table
     Rows are made here and written by ``COPY``, not by statements that join
     the tables again, and the new records' sources are hashed while the
     server writes the records (benchmarks/RESULTS.md, "Tracing"). Returns
-    the records (``CHANGED``)."""
+    the records that were held and those made (``CHANGED`` each)."""
     creating = plan.add_action == CREATE
     with ThreadPoolExecutor(1) as worker:
         reports = worker.submit(_graph_reports, plan.add_close_contact_id[creating], now)
         held = _raise_and_reopen(conn, plan, ~creating, now)
-        made = _create_records(conn, plan, creating, now)
+        made = _create_records(conn, plan, creating, regions, now)
         sources, prints = reports.result()
         _insert_sources(conn, made, sources, prints, now)
-    return pa.concat_tables([held, made])
+    return held, made
 
 
 def _graph_reports(close_contact_id: Ids, now: datetime) -> tuple[pa.Array, pa.Array]:
@@ -400,14 +431,16 @@ def _update_held(conn: Connection, now: datetime) -> None:
     )
 
 
-def _create_records(conn: Connection, plan: RefreshPlan, rows: Mask, now: datetime) -> pa.Table:
+def _create_records(
+    conn: Connection, plan: RefreshPlan, rows: Mask, regions: pa.Table, now: datetime
+) -> pa.Table:
     """New secondary-contact records, to be found, for the plan's ``rows``
-    (persons without a record), in their persons' regions. Their ids are
-    reserved here, so their sources need not read them back. Returns them
-    (``CHANGED``)."""
+    (persons without a record), in the regions their exposures recorded.
+    Their ids are reserved here, so their sources need not read them back.
+    Returns them (``CHANGED``)."""
     person_id = pa.array(plan.add_person_id[rows], pa.int64())
     records = pa.table(
-        [reserve_ids(conn, "risk_person", len(person_id)), _regions_of(conn, person_id)],
+        [reserve_ids(conn, "risk_person", len(person_id)), _regions_of(regions, person_id)],
         schema=CHANGED,
     )
     table = pa.table(
@@ -431,26 +464,6 @@ def _create_records(conn: Connection, plan: RefreshPlan, rows: Mask, now: dateti
     }
     copy_in(conn, "risk_person", table, constants)
     return records
-
-
-def _regions_of(conn: Connection, person_id: pa.Array) -> pa.ChunkedArray:
-    """The registry's region of each person, looked up by key person by
-    person: a join reads the whole registry instead, four times slower for
-    200,000 persons among 5,000,000 (benchmarks/RESULTS.md, "Tracing")."""
-    with staged(
-        conn,
-        "stage_graph_new",
-        "person_id BIGINT PRIMARY KEY",
-        pa.table([person_id], ["person_id"]),
-    ):
-        found = copy_out(
-            conn,
-            "SELECT s.person_id, (SELECT p.region_code FROM person p WHERE p.id = s.person_id) "
-            "FROM stage_graph_new s",
-            pa.schema([("person_id", pa.int64()), ("region_code", pa.string())]),
-        )
-    at = pc.index_in(person_id, value_set=found.column("person_id").combine_chunks())
-    return found.column("region_code").take(at)
 
 
 def _insert_sources(
@@ -555,19 +568,25 @@ def _forget_loaded_records(session: Session) -> None:
 
 
 def _apply(
-    session: Session, conn: Connection, plan: RefreshPlan, *, bulk: bool
-) -> SecondaryRefresh:
+    session: Session, conn: Connection, graph: _Graph, *, bulk: bool
+) -> tuple[SecondaryRefresh, int]:
+    """The plan written; returns what changed and how many records were
+    made. Records made in bulk (a whole-graph refresh) have no audit event
+    each, as the persons of a registry import have none: their source (the
+    graph's report, received at the refresh's time) and the refresh's one
+    event record them. Every record that existed and changed has its own."""
+    plan = _plan(graph)
     now = clock.now()
-    added = CHANGED.empty_table()
+    changed = made = CHANGED.empty_table()
     if plan.add_person_id.size and bulk:
-        added = _add_in_bulk(conn, plan, now)
+        changed, made = _add_in_bulk(conn, plan, graph.regions, now)
     elif plan.add_person_id.size:
-        added = _add_one_by_one(session, plan, now)
+        changed = _add_one_by_one(session, plan, graph.regions, now)
     left = _settle_leaving(conn, plan, now)
-    _audit_graph_changes(conn, added, ADDED_CHANGES, now)
+    _audit_graph_changes(conn, changed, ADDED_CHANGES, now)
     _audit_graph_changes(conn, left, LEFT_CHANGES, now)
     _forget_loaded_records(session)
-    return SecondaryRefresh(int(plan.add_person_id.size), left.num_rows)
+    return SecondaryRefresh(int(plan.add_person_id.size), left.num_rows), made.num_rows
 
 
 ADDED_CHANGES = {"category": "secondary", "reason": "exposed to an active close contact"}
@@ -580,11 +599,11 @@ LEFT_CHANGES = {
 def _audit_graph_changes(
     conn: Connection, records: pa.Table, changes: dict[str, str], now: datetime
 ) -> None:
-    """One audit event per risk record the graph changed (made or raised to
-    a secondary contact; no longer one), in the records' own regions, with
-    "graph" as the actor: the user whose action changed the graph has the
-    audit event of that action. Written by ``COPY``: a first refresh
-    changes hundreds of thousands."""
+    """One audit event per risk record the graph changed (made one by one or
+    raised to a secondary contact; no longer one), in the records' own
+    regions, with "graph" as the actor: the user whose action changed the
+    graph has the audit event of that action. Written by ``COPY``: a
+    refresh can change tens of thousands."""
     if records.num_rows == 0:
         return
     events = pa.table(
@@ -612,18 +631,19 @@ def update_secondary_contacts_around(
     transaction and does not commit (the caller checked the permission)."""
     session.flush()
     conn = session.connection()
-    return _apply(session, conn, _plan(_read_around(conn, ids(person_ids))), bulk=False)
+    refreshed, _ = _apply(session, conn, _read_around(conn, ids(person_ids)), bulk=False)
+    return refreshed
 
 
 def refresh_secondary_contacts(session: Session, actor: Actor) -> SecondaryRefresh:
     """Make every secondary-contact risk person match the whole exposure
-    graph; one audit event with the counts. Idempotent."""
+    graph; one audit event with the counts (``created``: the records made,
+    which have no event each). Idempotent."""
     require(actor, Permission.TRACING_MANAGE)
     session.flush()
     conn = session.connection()
     lock_for_append(conn, ["risk_person", "risk_source"])
-    plan = _plan(_read_whole(conn))
-    refreshed = _apply(session, conn, plan, bulk=True)
+    refreshed, created = _apply(session, conn, _read_whole(conn), bulk=True)
     record_audit(
         session,
         actor,
@@ -631,7 +651,7 @@ def refresh_secondary_contacts(session: Session, actor: Actor) -> SecondaryRefre
         "exposure_graph",
         "secondary_contacts",
         None,
-        refreshed._asdict(),
+        {**refreshed._asdict(), "created": created},
     )
     session.commit()
     return refreshed
