@@ -22,7 +22,7 @@ from fangkong.people.models import Person
 from fangkong.regions.service import get_region
 from fangkong.tracing.case_rules import narrowest_prefix
 from fangkong.tracing.graph import Edges, case_clusters, ids
-from fangkong.tracing.graph_service import TIME, micros_of
+from fangkong.tracing.graph_read import TIME, micros_of
 from fangkong.tracing.models import Case
 
 
