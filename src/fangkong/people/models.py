@@ -64,12 +64,17 @@ class Person(Base):
     __table_args__ = (
         CheckConstraint("sex IN ('M', 'F')", name="sex"),
         Index("uq_person_id_number", "id_number", unique=True),
+        # Name first, for the registry search by name or surname; then the
+        # community, so a match by name in a community reads only its own
+        # persons (by name alone, a common name's hundreds of namesakes
+        # across the city were each read from the table: benchmarks/RESULTS.md).
+        Index("ix_person_name_region_code", "name", "region_code"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     id_type: Mapped[str] = mapped_column(String(32))
     id_number: Mapped[str] = mapped_column(code_type(32))
-    name: Mapped[str] = mapped_column(code_type(100), index=True)
+    name: Mapped[str] = mapped_column(code_type(100))
     sex: Mapped[str | None] = mapped_column(String(1), nullable=True)
     birth_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     phone: Mapped[str | None] = mapped_column(code_type(20), nullable=True, index=True)
