@@ -113,6 +113,9 @@ ORPHANS = {
     "LEFT JOIN person p ON p.id = x.person_id WHERE p.id IS NULL",
     "risk_source.risk_person_id": "SELECT COUNT(*) FROM risk_source x "
     "LEFT JOIN risk_person r ON r.id = x.risk_person_id WHERE r.id IS NULL",
+    "risk_person.assigned_to": "SELECT COUNT(*) FROM risk_person x "
+    "LEFT JOIN user_account u ON u.id = x.assigned_to "
+    "WHERE x.assigned_to IS NOT NULL AND u.id IS NULL",
     "risk_source.import_batch_id": "SELECT COUNT(*) FROM risk_source x "
     "LEFT JOIN import_batch b ON b.id = x.import_batch_id "
     "WHERE x.import_batch_id IS NOT NULL AND b.id IS NULL",

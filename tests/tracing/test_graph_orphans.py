@@ -1,9 +1,10 @@
 """Risk persons and their sources carry no foreign keys to the registry,
-to each other or to import batches (tracing/models.py: their checks were a
-quarter of a first whole-graph refresh), so nothing in the database refuses
-a dangling reference: these tests check that the writers leave none — a
-channel's file imported, the whole-graph refresh, the step around a
-release — and that the check itself finds one."""
+to each other, to import batches or to the user assigned (tracing/models.py:
+their checks were a quarter of a first whole-graph refresh), so nothing in
+the database refuses a dangling reference: these tests check that the
+writers leave none — a channel's file imported, the whole-graph refresh,
+the step around a release, an assignment — and that the check itself finds
+one."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from fangkong import clock
 from fangkong.access.service import Actor
 from fangkong.tracing.contacts import name_contact, name_contact_of_contact
+from fangkong.tracing.control import assign_risk_persons
 from fangkong.tracing.graph_service import (
     SecondaryRefresh,
     refresh_secondary_contacts,
@@ -76,6 +78,9 @@ def test_imports_the_graph_and_releases_leave_no_orphan(
     assert refresh_secondary_contacts(session, county_commander) == SecondaryRefresh(3, 0)
     risk = session.scalars(select(RiskPerson).where(RiskPerson.person_id == named.id)).one()
     release_risk_person(session, epidemiologist, risk.id, "error")
+    assert county_commander.user_id is not None
+    listed_risk = session.scalars(select(RiskPerson).where(RiskPerson.person_id == listed.id))
+    assign_risk_persons(session, county_commander, [listed_risk.one().id], county_commander.user_id)
 
     batched = select(func.count()).where(RiskSource.import_batch_id.is_not(None))
     assert session.scalar(batched) == 1
@@ -103,4 +108,26 @@ def test_the_check_finds_a_source_whose_risk_person_is_gone(
     )
     session.flush()
     assert orphans(session) == {**NONE, "risk_source.risk_person_id": 1}
+    nested.rollback()
+
+
+def test_the_check_finds_an_assignment_to_a_user_who_does_not_exist(
+    session: Session, registry: Registry
+) -> None:
+    nested = session.begin_nested()
+    session.add(
+        RiskPerson(
+            person_id=registry.a1[0].id,
+            region_code=registry.a1[0].region_code,
+            category="close",
+            measure="centralized_quarantine",
+            status="to_find",
+            identified_at=clock.now(),
+            deadline_at=clock.now(),
+            assigned_to=-1,
+            updated_at=clock.now(),
+        )
+    )
+    session.flush()
+    assert orphans(session) == {**NONE, "risk_person.assigned_to": 1}
     nested.rollback()
