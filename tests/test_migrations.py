@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, func, select
 
 import fangkong.models  # noqa: F401  (registers every table)
 from fangkong.db import Base
+from fangkong.migrate import alembic_config, upgrade
 from fangkong.regions.models import Region
 
 
@@ -26,3 +31,31 @@ def test_the_migrations_load_the_region_catalog(engine: Engine) -> None:
     assert villages is not None
     assert villages > 1000
     assert langfang == "廊坊市"
+
+
+def test_sqlite_migrations_keep_rows_that_point_at_a_rebuilt_table(tmp_path: Path) -> None:
+    """Batch mode rebuilds risk_person in 0006 (copy, drop, rename) while a
+    self-report points at one of its rows: up and down again, nothing is
+    refused and nothing is lost."""
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    upgrade(url, "0005")
+    with sqlite3.connect(tmp_path / "old.sqlite3") as raw:
+        raw.execute(
+            "INSERT INTO risk_person (id, person_id, region_code, category, measure, status, "
+            "identified_at, deadline_at, release_reason, updated_at) VALUES (7, 1, "
+            "'131002001001', 'close', 'centralized_quarantine', 'to_find', "
+            "'2022-03-14 00:00:00', '2022-03-15 00:00:00', '', '2022-03-14 00:00:00')"
+        )
+        raw.execute(
+            "INSERT INTO self_report (id, region_code, name, phone, id_number, note, exposed_on, "
+            "submitted_at, client_hash, fingerprint, status, risk_person_id) VALUES (1, "
+            "'131002001001', '张三', '13800000000', '', '在超市', '2022-03-13', "
+            "'2022-03-14 00:00:00', 'c', 'f', 'accepted', 7)"
+        )
+    upgrade(url)
+    command.downgrade(alembic_config(url), "0005")
+    upgrade(url)
+    with sqlite3.connect(tmp_path / "old.sqlite3") as raw:
+        assert raw.execute("SELECT risk_person_id FROM self_report").fetchall() == [(7,)]
+        assert raw.execute("SELECT id FROM risk_person").fetchall() == [(7,)]
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []

@@ -39,7 +39,6 @@ EDGE_SCHEMA = pa.schema(
         ("target", pa.int64()),
         ("recorded_at", TIME),
         ("last_exposure_at", TIME),
-        ("region_code", pa.string()),
     ]
 )
 RISK_SCHEMA = pa.schema(
@@ -59,10 +58,7 @@ RISK_COLUMNS = (
     "r.released_at, r.last_exposure_at"
 )
 PERSONS = pa.schema([("person_id", pa.int64())])
-EDGES_QUERY = (
-    "SELECT e.source_person_id, e.person_id, e.recorded_at, e.last_exposure_at, e.region_code "
-)
-REGIONS = pa.schema([("person_id", pa.int64()), ("region_code", pa.string())])
+EDGES_QUERY = "SELECT e.source_person_id, e.person_id, e.recorded_at, e.last_exposure_at "
 
 
 def micros_of(column: pa.ChunkedArray) -> Times:
@@ -114,36 +110,17 @@ def _person_table(person_ids: Ids) -> pa.Table:
     return pa.table({"person_id": pa.array(np.unique(person_ids), pa.int64())})
 
 
-def _exposed_regions(table: pa.Table) -> pa.Table:
-    """Each exposed person's region as their latest exposure recorded it
-    (``REGIONS``, one row per person): an edge carries the region of the
-    person it exposes, so a new record needs no lookup in the registry."""
-    latest = table.sort_by([("target", "ascending"), ("recorded_at", "descending")])
-    target = latest.column("target").to_numpy()
-    first = np.ones(target.size, dtype=bool)
-    first[1:] = target[1:] != target[:-1]
-    return pa.table(
-        [latest.column("target").filter(first), latest.column("region_code").filter(first)],
-        schema=REGIONS,
-    )
-
-
 @dataclass(frozen=True)
 class Graph:
     edges: Edges
     records: RiskRecords
     case_persons: Ids
     considered: Ids | None  # the persons whose in-edges were all read; None: everyone
-    regions: pa.Table  # REGIONS of the persons exposed on the edges read
-
-
-def _graph(edge_table: pa.Table, records: RiskRecords, cases: Ids, considered: Ids | None) -> Graph:
-    return Graph(_edges(edge_table), records, cases, considered, _exposed_regions(edge_table))
 
 
 def read_whole(conn: Connection) -> Graph:
-    return _graph(
-        copy_out(conn, EDGES_QUERY + "FROM exposure e", EDGE_SCHEMA),
+    return Graph(
+        _edges(copy_out(conn, EDGES_QUERY + "FROM exposure e", EDGE_SCHEMA)),
         _records(copy_out(conn, f"SELECT {RISK_COLUMNS} FROM risk_person r", RISK_SCHEMA)),
         _persons(copy_out(conn, "SELECT person_id FROM tracing_case", PERSONS)),
         None,
@@ -167,7 +144,7 @@ def read_around(conn: Connection, person_ids: Ids) -> Graph:
     rows = _person_table(considered)
     with staged(conn, "stage_graph_considered", "person_id BIGINT PRIMARY KEY", rows):
         into = "FROM exposure e JOIN stage_graph_considered c ON c.person_id = e.person_id"
-        edges = copy_out(conn, EDGES_QUERY + into, EDGE_SCHEMA)
+        edges = _edges(copy_out(conn, EDGES_QUERY + into, EDGE_SCHEMA))
         records = _records(
             copy_out(
                 conn,
@@ -185,7 +162,7 @@ def read_around(conn: Connection, person_ids: Ids) -> Graph:
                 PERSONS,
             )
         )
-    return _graph(edges, records, cases, considered)
+    return Graph(edges, records, cases, considered)
 
 
 def plan_of(graph: Graph) -> RefreshPlan:

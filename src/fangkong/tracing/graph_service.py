@@ -35,6 +35,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
@@ -56,6 +58,9 @@ from fangkong.tracing.graph_write import (
 )
 from fangkong.tracing.models import RELEASE_REASONS, RiskPerson, RiskSource
 
+# A county's code: the first six digits of its communities' (regions/catalog.py).
+COUNTY_DIGITS = 6
+
 
 class SecondaryRefresh(NamedTuple):
     added: int  # persons who became secondary contacts
@@ -69,26 +74,43 @@ def _forget_loaded_records(session: Session) -> None:
             session.expire(loaded)
 
 
-def _apply(
-    session: Session, conn: Connection, graph: Graph, *, bulk: bool
-) -> tuple[SecondaryRefresh, int]:
-    """The plan written; returns what changed and how many records were
-    made. Records made in bulk (a whole-graph refresh) have no audit event
-    each, as the persons of a registry import have none: their source (the
-    graph's report, received at the refresh's time) and the refresh's one
-    event record them. Every record that existed and changed has its own."""
+class _Applied(NamedTuple):
+    refresh: SecondaryRefresh
+    made: pa.Table  # the records made in bulk (CHANGED)
+    at: datetime  # the time written on them and their sources
+
+
+def _apply(session: Session, conn: Connection, graph: Graph, *, bulk: bool) -> _Applied:
+    """The plan written. Records made in bulk (a whole-graph refresh) have no
+    audit event each, as the persons of a registry import have none: their
+    source (the graph's report, received at the refresh's time) and the
+    refresh's events record them (:func:`refresh_secondary_contacts`).
+    Every record that existed and changed has its own."""
     plan = plan_of(graph)
     now = clock.now()
     changed = made = CHANGED.empty_table()
     if plan.add_person_id.size and bulk:
-        changed, made = add_in_bulk(conn, plan, graph.regions, now)
+        changed, made = add_in_bulk(conn, plan, now)
     elif plan.add_person_id.size:
-        changed = add_one_by_one(session, plan, graph.regions, now)
+        changed = add_one_by_one(session, plan, now)
     left = settle_leaving(conn, plan, now)
     audit_graph_changes(conn, changed, ADDED_CHANGES, now)
     audit_graph_changes(conn, left, LEFT_CHANGES, now)
     _forget_loaded_records(session)
-    return SecondaryRefresh(int(plan.add_person_id.size), left.num_rows), made.num_rows
+    return _Applied(SecondaryRefresh(int(plan.add_person_id.size), left.num_rows), made, now)
+
+
+def _made_by_county(made: pa.Table) -> dict[str, int]:
+    """How many records were made in each county (the first six digits of
+    their regions)."""
+    counties = pc.utf8_slice_codeunits(made.column("region_code"), 0, COUNTY_DIGITS)
+    counted = pc.value_counts(counties)
+    return {
+        str(c): int(n)
+        for c, n in zip(
+            counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True
+        )
+    }
 
 
 def update_secondary_contacts_around(
@@ -100,30 +122,41 @@ def update_secondary_contacts_around(
     transaction and does not commit (the caller checked the permission)."""
     session.flush()
     conn = session.connection()
-    refreshed, _ = _apply(session, conn, read_around(conn, ids(person_ids)), bulk=False)
-    return refreshed
+    return _apply(session, conn, read_around(conn, ids(person_ids)), bulk=False).refresh
 
 
 def refresh_secondary_contacts(session: Session, actor: Actor) -> SecondaryRefresh:
     """Make every secondary-contact risk person match the whole exposure
-    graph; one audit event with the counts (``created``: the records made,
-    which have no event each). Idempotent."""
+    graph. Audited by one event in the actor's jurisdiction with the counts
+    (``created``: the records made, which have no event each) and one per
+    county where records were made, with that county's count and the time
+    on them, so each county's own audit log shows them. Idempotent."""
     require(actor, Permission.TRACING_MANAGE)
     session.flush()
     conn = session.connection()
     lock_for_append(conn, ["risk_person", "risk_source"])
-    refreshed, created = _apply(session, conn, read_whole(conn), bulk=True)
+    applied = _apply(session, conn, read_whole(conn), bulk=True)
     record_audit(
         session,
         actor,
         "tracing.secondary_contacts.refresh",
         "exposure_graph",
         "secondary_contacts",
-        None,
-        {**refreshed._asdict(), "created": created},
+        actor.jurisdiction or None,
+        {**applied.refresh._asdict(), "created": applied.made.num_rows},
     )
+    for county, made in sorted(_made_by_county(applied.made).items()):
+        record_audit(
+            session,
+            actor,
+            "tracing.secondary_contacts.created",
+            "exposure_graph",
+            "secondary_contacts",
+            county,
+            {"created": made, "at": applied.at.isoformat()},
+        )
     session.commit()
-    return refreshed
+    return applied.refresh
 
 
 # --- releasing a risk person ------------------------------------------------------
