@@ -21,8 +21,8 @@ The whole-graph refresh reads the edges and the risk persons in bulk
 keeps other writers of risk persons out until it commits
 (:mod:`fangkong.tracing.graph_write`): the records it creates get their ids
 up front, so they and their sources go in by ``COPY`` of rows made here
-(recorded by the refresh's audit event, as an import records the persons it
-creates); the records it raises, reopens or lets go by set-based
+(counted in one audit event per county, as an import records the persons
+it creates); the records it raises, reopens or lets go by set-based
 statements. The services that change the graph call
 :func:`update_secondary_contacts_around` with the persons whose edges or
 status changed: it looks only at them and the persons exposed to them, and
