@@ -46,7 +46,7 @@ from fangkong.access.service import Actor
 from fangkong.db import make_engine
 from fangkong.migrate import upgrade
 from fangkong.policy import get_policy
-from fangkong.quarantine import placement
+from fangkong.quarantine import placement, placement_choices
 from fangkong.quarantine.exposure import facts_of
 from fangkong.quarantine.placement_rules import (
     Candidate,
@@ -153,19 +153,19 @@ def one_run(engine: Engine, dsn: str, *, without_fk: bool) -> dict[str, Any]:
     policy = get_policy()
     with Session(engine) as session:
         ids = list(session.scalars(select(RiskPerson.id).order_by(RiskPerson.id)))
-        facility_ids = [s.facility_id for s in placement.quarantine_sites(session, COMMAND)]
+        facility_ids = [s.facility_id for s in placement_choices.quarantine_sites(session, COMMAND)]
         facts = facts_of(session.connection(), ids)
         persons = [
             Candidate(
                 f.person_id,
                 f.household_id,
                 f.exposure_key,
-                placement.age_on(f.birth_date, NOW.date()),
+                placement_choices.age_on(f.birth_date, NOW.date()),
             )
             for f in facts
         ]
         rooms, in_use = placement._free_rooms(
-            session, placement._facilities(session, COMMAND, facility_ids)
+            session, placement_choices.facilities_for(session, COMMAND, facility_ids)
         )
         session.rollback()
         rules = PlacementPolicy(policy.child_companion_below_age, policy.floor_buffer_rooms)

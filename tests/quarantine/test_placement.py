@@ -18,13 +18,8 @@ from fangkong.access.service import Actor
 from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.quarantine import placement
 from fangkong.quarantine.models import Facility, Room, ScheduledTest, Stay, StayMove
-from fangkong.quarantine.placement import (
-    CandidateFilter,
-    place_batch,
-    placement_candidates,
-    preview_placement,
-    shortfall_message,
-)
+from fangkong.quarantine.placement import place_batch, preview_placement, shortfall_message
+from fangkong.quarantine.placement_choices import CandidateFilter, placement_candidates
 from fangkong.quarantine.placement_rules import Companion
 from fangkong.quarantine.rules import RoomLayout
 from fangkong.quarantine.transfers import transfer_stay

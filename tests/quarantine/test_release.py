@@ -20,11 +20,10 @@ from fangkong.errors import Conflict, NotFound
 from fangkong.policy import get_policy
 from fangkong.quarantine.models import Facility, Room, ScheduledTest, Stay
 from fangkong.quarantine.release_rules import CheckFact, ScheduleItem, release_blockers
+from fangkong.quarantine.stay_board import release_certificate, releases_due
 from fangkong.quarantine.stays import (
     record_health_check,
-    release_certificate,
     release_stay,
-    releases_due,
 )
 from fangkong.tracing.cases import record_case
 from fangkong.tracing.contacts import name_contact, name_contact_of_contact

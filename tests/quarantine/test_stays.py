@@ -20,11 +20,11 @@ from fangkong.access.models import AuditEvent
 from fangkong.access.service import Actor
 from fangkong.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from fangkong.quarantine.models import CheckIn, Facility, Room, ScheduledTest, Stay
+from fangkong.quarantine.stay_board import stay_detail
 from fangkong.quarantine.stay_rules import test_schedule as schedule_of
 from fangkong.quarantine.stays import (
     local_date,
     record_health_check,
-    stay_detail,
     take_stay_sample,
 )
 from fangkong.testing.models import PositivePerson, TemporaryControl, Tube, TubeMember

@@ -24,14 +24,9 @@ from fangkong.people.models import Person
 from fangkong.policy import get_policy
 from fangkong.quarantine.models import CheckIn, ScheduledTest, Stay
 from fangkong.quarantine.scope import staffed_facility_ids
+from fangkong.quarantine.stay_board import region_names, visible_stays
 from fangkong.quarantine.stay_rules import planned_end_on, test_schedule
-from fangkong.quarantine.stays import (
-    HOME_KINDS,
-    latest_checks,
-    local_date,
-    region_names,
-    visible_stays,
-)
+from fangkong.quarantine.stays import HOME_KINDS, latest_checks, local_date
 from fangkong.tracing.models import RiskPerson
 
 MEASURE_OF_KIND = {"home_quarantine": "home_quarantine", "home_monitoring": "health_monitoring"}

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from fangkong.access.rules import Permission
 from fangkong.access.service import Actor, require
 from fangkong.errors import Conflict, FangkongError, InvalidInput
-from fangkong.quarantine import placement
+from fangkong.quarantine import placement, placement_choices
 from fangkong.quarantine.placement_rules import Companion
 from fangkong.tracing.models import CATEGORIES
 from fangkong.web.deps import CurrentActor, SessionDep
@@ -78,7 +78,7 @@ def _error(error: FangkongError) -> str:
 def _context(
     session: Session,
     actor: Actor,
-    wanted: placement.CandidateFilter,
+    wanted: placement_choices.CandidateFilter,
     *,
     offset: int = 0,
     chosen: list[int] | None = None,
@@ -88,7 +88,9 @@ def _context(
     placed: placement.PlacementResult | None = None,
     error: str | None = None,
 ) -> dict[str, Any]:
-    rows, total = placement.placement_candidates(session, actor, wanted, offset=offset, limit=PAGE)
+    rows, total = placement_choices.placement_candidates(
+        session, actor, wanted, offset=offset, limit=PAGE
+    )
     shown = preview or (placed.preview if placed else None)
     return {
         "title": "placement.title",
@@ -98,7 +100,7 @@ def _context(
         "offset": offset,
         "page": PAGE,
         "categories": CATEGORIES,
-        "sites": placement.quarantine_sites(session, actor),
+        "sites": placement_choices.quarantine_sites(session, actor),
         "chosen": set(chosen or []),
         "facilities": set(facilities or []),
         "exceptions": exceptions,
@@ -123,7 +125,7 @@ def placement_page(
     category: Annotated[str, Query(max_length=16)] = "",
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
-    wanted = placement.CandidateFilter(region, category)
+    wanted = placement_choices.CandidateFilter(region, category)
     return render(
         request, "quarantine/placement.html", _context(session, actor, wanted, offset=offset)
     )
@@ -159,11 +161,11 @@ def placement_submit(
     category: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
     require(actor, Permission.QUARANTINE_STAYS)
-    wanted = placement.CandidateFilter(region, category)
+    wanted = placement_choices.CandidateFilter(region, category)
     chosen: list[int] = ids
     try:
         if all_matching:
-            chosen = placement.candidate_ids(session, actor, wanted)
+            chosen = placement_choices.candidate_ids(session, actor, wanted)
         pairs = parse_exceptions(exceptions)
         sites = facility_ids or None
         if action == "preview":

@@ -20,7 +20,7 @@ from fangkong.access.rules import Permission
 from fangkong.access.service import Actor
 from fangkong.errors import Conflict, InvalidInput
 from fangkong.policy import get_policy
-from fangkong.quarantine import home, stays
+from fangkong.quarantine import home, stay_board, stays
 from fangkong.quarantine.models import STAY_END_REASONS, STAY_KINDS
 from fangkong.testing.models import RESULTS
 from fangkong.web.deps import CurrentActor, SessionDep
@@ -171,7 +171,7 @@ def _stay_context(
     return {
         "title": "stays.stay",
         "keys": KEYS,
-        "detail": stays.stay_detail(session, actor, stay_id),
+        "detail": stay_board.stay_detail(session, actor, stay_id),
         "hours": f"{get_policy().release_health_check_hours:g}",
         "error": error,
     }
@@ -259,7 +259,7 @@ def stay_release(
 def certificate_page(
     request: Request, session: SessionDep, actor: CurrentActor, stay_id: int
 ) -> Response:
-    certificate = stays.release_certificate(session, actor, stay_id)
+    certificate = stay_board.release_certificate(session, actor, stay_id)
     return render(
         request,
         "quarantine/certificate.html",
@@ -283,7 +283,7 @@ def releases_page(
     on: Annotated[date | None, Query()] = None,
 ) -> Response:
     on_date = on or clock.today_local()
-    groups = stays.releases_due(session, actor, on_date)
+    groups = stay_board.releases_due(session, actor, on_date)
     return render(
         request,
         "quarantine/releases.html",

@@ -29,7 +29,8 @@ from fangkong.quarantine.facilities import (
     record_inspection,
 )
 from fangkong.quarantine.hospitals import admit_case
-from fangkong.quarantine.placement import CandidateFilter, candidate_ids, place_batch
+from fangkong.quarantine.placement import place_batch
+from fangkong.quarantine.placement_choices import CandidateFilter, candidate_ids
 from fangkong.quarantine.rules import ZONE_CHECKLIST, RoomLayout
 from fangkong.regions.models import Region
 from fangkong.tracing.models import Case
