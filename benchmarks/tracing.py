@@ -64,7 +64,7 @@ CITY = "1310"  # Langfang
 CITY_COMMAND = Actor(None, "benchmark", "commander", CITY)
 REPORTS_FROM = datetime(2022, 3, 14, 0, 0)  # local: one day of lists
 # Steps of import_risk_persons timed separately (their names in risk_import).
-PHASES = ("_read_cells", "match_records", "_keep_pending", "_merge_risks", "_audit_changes")
+PHASES = ("_read_cells", "match_records", "_keep_pending", "merge_risks", "audit_changes")
 
 
 def channel_files(engine: Engine, persons: int, records: int) -> dict[str, Path]:

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from fangkong import clock
@@ -41,10 +40,8 @@ from fangkong.bulkio import (
     bulk_cache,
     copy_in,
     copy_out,
-    is_postgres,
     key_text,
     lock_for_append,
-    reserve_ids,
     staged,
 )
 from fangkong.config import get_settings
@@ -63,23 +60,11 @@ from fangkong.imports import (
     rejects_report,
     true_where,
 )
-from fangkong.policy import get_policy
 from fangkong.regions.models import Region
 from fangkong.tabular import StringTable, read_table
 from fangkong.tracing.match_rules import check_people
 from fangkong.tracing.matching import Matched, match_records
-from fangkong.tracing.risk_plan import (
-    CHANGED,
-    RISK_SCHEMA,
-    TIMES,
-    Changes,
-    RiskPlan,
-    micros,
-    np_bool,
-    plan_risks,
-    record_changes,
-    timestamps,
-)
+from fangkong.tracing.risk_merge import audit_changes, merge_risks, report_fingerprints
 from fangkong.tracing.rules import CATEGORY_RANK
 
 IMPORT_CHANNELS = ("screening", "request", "bigdata", "self_report")
@@ -176,10 +161,10 @@ def import_risk_persons(
         matched = match_records(conn, good, batch_id=batch.id, now=now)
         result.new_non_residents = int(matched.created.sum())
         _keep_pending(conn, good, matched, actor, channel, batch.id, now, result)
-        changes = _merge_risks(
+        changes = merge_risks(
             conn, good, matched, channel, batch.id, now, result, actor.jurisdiction
         )
-        _audit_changes(conn, actor, batch.id, now, changes)
+        audit_changes(conn, actor, batch.id, now, changes)
         analyze_after_bulk(conn, ("risk_person", "risk_source"), result.accepted)
     result.rejects = sorted(broken_rejects(table) + cells.rejects, key=lambda r: r.row_number)
     finish_import(session, actor, batch, table, result, "risk_persons.import", channel=channel)
@@ -318,20 +303,6 @@ def _regions(session: Session, actor: Actor, check: CellCheck, given: pa.Array) 
 # --- pending records --------------------------------------------------------------------
 
 
-def _report_fingerprints(rows: pa.Table, channel: str) -> pa.Array:
-    """:func:`~fangkong.tracing.rules.report_fingerprint` of every row: the
-    same key text, built over whole columns, hashed once per distinct report
-    (a test holds the two equal through ``note_risk_person``)."""
-    seconds = pc.cast(rows.column("reported_at"), pa.timestamp("s", "UTC"), safe=False)
-    written = pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%S+00:00")  # isoformat, in UTC
-    keys = pc.binary_join_element_wise(
-        channel, rows.column("source"), rows.column("category"), written, "\x1f"
-    )
-    encoded = pc.dictionary_encode(keys).combine_chunks()
-    prints = [hashlib.sha256(k.encode()).hexdigest() for k in encoded.dictionary.to_pylist()]
-    return pa.array(prints, pa.string()).take(encoded.indices)
-
-
 def pending_fingerprint(report: str, record: dict[str, str]) -> str:
     """One pending record: its report and the person as the file gives them."""
     parts = [report, *(record[k] for k in ("id_number", "phone", "name", "region_code", "address"))]
@@ -353,7 +324,7 @@ def _keep_pending(
     if not len(at):
         return
     pending = rows.take(pa.array(at))
-    reports = _report_fingerprints(pending, channel).to_pylist()
+    reports = report_fingerprints(pending, channel).to_pylist()
     zone = get_settings().zone
     records, prints = [], []
     for row, report in zip(pending.to_pylist(), reports, strict=True):
@@ -408,188 +379,3 @@ def _known(conn: Connection, table: str, keys: pa.Table) -> set[str]:
             pa.schema([("fingerprint", pa.string())]),
         )
     return set(found.column("fingerprint").to_pylist())
-
-
-# --- risk persons and their sources ---------------------------------------------------
-
-
-def _existing_risks(conn: Connection, persons: np.ndarray) -> pa.Table:
-    stage = pa.table({"person_id": pa.array(np.unique(persons), pa.int64())})
-    columns = ", ".join(f"r.{name}" for name in RISK_SCHEMA.names)
-    with staged(conn, "stage_risk_person", "person_id BIGINT", stage):
-        return copy_out(
-            conn,
-            f"SELECT {columns} FROM stage_risk_person s "
-            "JOIN risk_person r ON r.person_id = s.person_id",
-            RISK_SCHEMA,
-        )
-
-
-def _merge_risks(
-    conn: Connection,
-    rows: pa.Table,
-    matched: Matched,
-    channel: str,
-    batch_id: int,
-    now: datetime,
-    result: RiskImportResult,
-    jurisdiction: str,
-) -> Changes:
-    """Upsert the risk persons of the matched rows and add their new
-    sources; returns the changes of existing risk persons (for the audit).
-    A person registered in another jurisdiction gets the report in their
-    own county's list (where they must be found), and the uploader's count
-    of new risk persons leaves them out: it must not tell whether that
-    county had them already."""
-    at = np.flatnonzero(matched.person != 0)
-    reports = rows.take(pa.array(at))
-    person = matched.person[at]
-    plan = plan_risks(
-        person,
-        np.asarray(reports.column("rank").to_numpy()),
-        micros(reports.column("reported_at")),
-        micros(reports.column("last_exposure_at")),
-        _existing_risks(conn, person),
-        now,
-        get_policy(),
-    )
-    fresh = np.flatnonzero(~plan.exists)
-    first_record = np.zeros(len(plan.person), np.int64)
-    first_record[plan.record_group[::-1]] = np.arange(len(person))[::-1]
-    regions = matched.region_code.take(pa.array(at)).to_numpy(zero_copy_only=False)
-    plan.new["region_code"][fresh] = regions[first_record[fresh]]
-    mine = np.fromiter(
-        (str(r).startswith(jurisdiction) for r in regions[first_record[fresh]]), bool, len(fresh)
-    )
-    result.new_risk_persons = int(mine.sum())
-    plan.new["id"][fresh] = np.asarray(reserve_ids(conn, "risk_person", len(fresh)), np.int64)
-    with ThreadPoolExecutor(1) as worker:  # hashing while the server inserts
-        prints = worker.submit(_report_fingerprints, reports, channel)
-        _insert_risks(conn, plan, fresh, now)
-        _update_risks(conn, plan, now)
-        _add_sources(conn, reports, prints.result(), plan, channel, batch_id, now, result)
-    return record_changes(plan)
-
-
-def _insert_risks(conn: Connection, plan: RiskPlan, fresh: np.ndarray, now: datetime) -> None:
-    new = {name: values[fresh] for name, values in plan.new.items()}
-    table = pa.table(
-        {
-            "id": pa.array(new["id"], pa.int64()),
-            "person_id": pa.array(plan.person[fresh], pa.int64()),
-            "region_code": pa.array(new["region_code"], pa.string()),
-            "category": pa.array(new["category"], pa.string()),
-            "measure": pa.array(new["measure"], pa.string()),
-            "last_exposure_at": timestamps(new["last_exposure_at"]),
-            "deadline_at": timestamps(new["deadline_at"]),
-        }
-    )
-    constants = {"status": "to_find", "identified_at": now, "updated_at": now}
-    copy_in(conn, "risk_person", table, {**constants, "release_reason": ""})
-
-
-def _update_risks(conn: Connection, plan: RiskPlan, now: datetime) -> None:
-    """One ``UPDATE ... FROM`` of the existing risk persons the file changed."""
-    if not plan.changed.any():
-        return
-    columns = {"id": pa.array(plan.new["id"][plan.changed], pa.int64())}
-    for name in CHANGED:
-        values = plan.new[name][plan.changed]
-        columns[name] = timestamps(values) if name in TIMES else pa.array(values, pa.string())
-    time_type = "TIMESTAMPTZ" if is_postgres(conn) else "TIMESTAMP"
-    definitions = ", ".join(f"{name} {time_type if name in TIMES else 'TEXT'}" for name in CHANGED)
-    with staged(conn, "stage_risk_changed", f"id BIGINT, {definitions}", pa.table(columns)):
-        sets = ", ".join(f"{name} = c.{name}" for name in CHANGED)
-        conn.execute(
-            text(
-                f"UPDATE risk_person SET {sets}, updated_at = :now "
-                "FROM stage_risk_changed c WHERE risk_person.id = c.id"
-            ),
-            {"now": now if is_postgres(conn) else now.replace(tzinfo=None).isoformat(sep=" ")},
-        )
-
-
-def _add_sources(
-    conn: Connection,
-    reports: pa.Table,
-    prints: pa.Array,
-    plan: RiskPlan,
-    channel: str,
-    batch_id: int,
-    now: datetime,
-    result: RiskImportResult,
-) -> None:
-    """A source per report not yet known for its risk person (from before,
-    or from an earlier row of the file); the others are unchanged.
-    ``prints``: the reports' fingerprints."""
-    risk = plan.new["id"][plan.record_group]
-    keys = pc.binary_join_element_wise(pc.cast(pa.array(risk), pa.string()), prints, "\x1f")
-    codes = np.asarray(pc.dictionary_encode(keys).indices)
-    first = np.zeros(len(codes), bool)
-    first[np.unique(codes, return_index=True)[1]] = True
-    old = plan.exists[plan.record_group]
-    if old.any():
-        known = _known_sources(conn, pa.array(risk[old], pa.int64()), prints.filter(pa.array(old)))
-        seen = np_bool(pc.is_in(keys.filter(pa.array(old)), value_set=known))
-        first[np.flatnonzero(old)[seen]] = False
-    result.accepted = int(first.sum())
-    result.unchanged += len(first) - result.accepted
-    take = pa.array(np.flatnonzero(first))
-    sources = pa.table(
-        {
-            "risk_person_id": pa.array(risk, pa.int64()).take(take),
-            "region_code": pa.array(plan.new["region_code"][plan.record_group], pa.string()).take(
-                take
-            ),
-            "source": reports.column("source").take(take),
-            "category": reports.column("category").take(take),
-            "reported_at": reports.column("reported_at").take(take),
-            "fingerprint": prints.take(take),
-        }
-    )
-    constants = {"channel": channel, "import_batch_id": batch_id, "received_at": now}
-    copy_in(conn, "risk_source", sources, constants)
-
-
-def _known_sources(conn: Connection, risk: pa.Array, prints: pa.Array) -> pa.Array:
-    """The (risk person, fingerprint) keys among these that have a source already."""
-    stage = pa.table({"risk_person_id": risk, "fingerprint": prints})
-    with staged(
-        conn, "stage_source", f"risk_person_id BIGINT, fingerprint {key_text(conn)}", stage
-    ):
-        found = copy_out(
-            conn,
-            """SELECT s.risk_person_id, s.fingerprint FROM stage_source s JOIN risk_source r
-            ON r.risk_person_id = s.risk_person_id AND r.fingerprint = s.fingerprint""",
-            pa.schema([("risk_person_id", pa.int64()), ("fingerprint", pa.string())]),
-        )
-    return pc.binary_join_element_wise(
-        pc.cast(found.column("risk_person_id"), pa.string()), found.column("fingerprint"), "\x1f"
-    ).combine_chunks()
-
-
-def _audit_changes(
-    conn: Connection, actor: Actor, batch_id: int, now: datetime, changes: Changes
-) -> None:
-    """One audit event per existing risk person the file changed (COPY)."""
-    if not changes:
-        return
-    events = pa.table(
-        {
-            "object_id": [str(risk_id) for risk_id, _, _ in changes],
-            "region_code": [region for _, region, _ in changes],
-            "changes": [
-                json.dumps({**diff, "import_batch": batch_id}, ensure_ascii=False)
-                for _, _, diff in changes
-            ],
-        }
-    )
-    constants: dict[str, object] = {
-        "at": now,
-        "actor_label": actor.username,
-        "action": "risk_person.update",
-        "object_type": "risk_person",
-    }
-    if actor.user_id is not None:
-        constants["actor_id"] = actor.user_id
-    copy_in(conn, "audit_event", events, constants)
