@@ -36,9 +36,11 @@ from fangkong.quarantine.capacity_rules import (
     region_at_level,
     total,
 )
-from fangkong.quarantine.models import Facility, FacilityInspection, FacilityStaff, Room, Stay
+from fangkong.quarantine.facilities import receiving_ids
+from fangkong.quarantine.models import Facility, FacilityStaff, Room, Stay
 from fangkong.quarantine.scope import get_facility, scope_facilities, staffed_facility_ids
 from fangkong.regions.models import Region
+from fangkong.regions.service import region_names
 from fangkong.tracing.models import RiskPerson
 
 # --- capacity by facility and by region --------------------------------------------
@@ -89,24 +91,6 @@ def _facilities_in_scope(session: Session, actor: Actor) -> list[Facility]:
     )
 
 
-def receiving_ids(session: Session, facilities: list[Facility]) -> set[int]:
-    """The facilities that may receive persons now: active, with a latest
-    zone inspection that passed (as ``facilities.refuse_unless_receiving``)."""
-    ids = [f.id for f in facilities if f.active]
-    latest: dict[int, bool] = {}
-    for facility_id, passed in session.execute(
-        select(FacilityInspection.facility_id, FacilityInspection.passed)
-        .where(FacilityInspection.facility_id.in_(ids))
-        .order_by(
-            FacilityInspection.facility_id,
-            FacilityInspection.inspected_on.desc(),
-            FacilityInspection.id.desc(),
-        )
-    ):
-        latest.setdefault(facility_id, passed)
-    return {i for i, passed in latest.items() if passed}
-
-
 def capacity_by_facility(session: Session, actor: Actor) -> list[FacilityCapacity]:
     """Rooms and beds by status in every facility the actor sees."""
     require(actor, Permission.QUARANTINE_READ)
@@ -118,7 +102,7 @@ def capacity_by_facility(session: Session, actor: Actor) -> list[FacilityCapacit
         .group_by(Room.facility_id, Room.kind, Room.status)
     ):
         counted[(facility_id, kind)][status] += int(count)
-    receiving = receiving_ids(session, facilities)
+    receiving = receiving_ids(session, [f.id for f in facilities])
     return [
         FacilityCapacity(
             facility_id=f.id,
@@ -131,11 +115,6 @@ def capacity_by_facility(session: Session, actor: Actor) -> list[FacilityCapacit
         )
         for f in facilities
     ]
-
-
-def region_names(session: Session, codes: set[str]) -> dict[str, str]:
-    rows = session.execute(select(Region.code, Region.name).where(Region.code.in_(codes)))
-    return {str(row[0]): str(row[1]) for row in rows}
 
 
 def capacity_by_region(session: Session, actor: Actor, level: str = "county") -> CapacityTable:
@@ -217,7 +196,7 @@ def room_forecast(session: Session, actor: Actor, region_code: str) -> RegionFor
         for f in _facilities_in_scope(session, actor)
         if f.kind == "quarantine_site" and f.region_code.startswith(prefix)
     ]
-    site_ids = receiving_ids(session, sites)
+    site_ids = receiving_ids(session, [f.id for f in sites])
     by_status: Counter[str] = Counter()
     for status, count in session.execute(
         select(Room.status, func.count())

@@ -5,6 +5,7 @@ committing (DESIGN.md habit 2)."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -201,6 +202,32 @@ def latest_inspection(session: Session, facility_id: int) -> FacilityInspection 
         .where(FacilityInspection.facility_id == facility_id)
         .order_by(FacilityInspection.inspected_on.desc(), FacilityInspection.id.desc())
         .limit(1)
+    )
+
+
+def receiving_ids(session: Session, facility_ids: Sequence[int]) -> set[int]:
+    """Which of the facilities may receive: active, latest inspection passed
+    (one query for all; :func:`refuse_unless_receiving` says why not)."""
+    latest = (
+        select(
+            FacilityInspection.facility_id,
+            FacilityInspection.passed,
+            func.row_number()
+            .over(
+                partition_by=FacilityInspection.facility_id,
+                order_by=(FacilityInspection.inspected_on.desc(), FacilityInspection.id.desc()),
+            )
+            .label("n"),
+        )
+        .where(FacilityInspection.facility_id.in_(facility_ids))
+        .subquery()
+    )
+    return set(
+        session.scalars(
+            select(Facility.id)
+            .join(latest, latest.c.facility_id == Facility.id)
+            .where(latest.c.n == 1, latest.c.passed.is_(True), Facility.active.is_(True))
+        )
     )
 
 

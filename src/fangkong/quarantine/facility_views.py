@@ -34,6 +34,7 @@ from fangkong.quarantine.rules import (
     judge_inspection,
 )
 from fangkong.quarantine.scope import staffed_facility_ids
+from fangkong.regions.service import region_names
 from fangkong.web.deps import CurrentActor, SessionDep
 from fangkong.web.i18n import Lang, add_messages, lang_of, translate
 from fangkong.web.nav import NavItem, register
@@ -272,7 +273,7 @@ def _board_context(
         "facility": board.facility,
         "latest": latest,
         "failed_items": judge_inspection(latest.items).failed_items if latest else (),
-        "receiving": facility_id in capacity.receiving_ids(session, [board.facility]),
+        "receiving": facility_id in facilities.receiving_ids(session, [facility_id]),
         "staff": capacity.facility_staff(session, actor, facility_id),
         "candidates": capacity.staff_candidates(session, actor) if can_manage else [],
         "can_manage": can_manage,
@@ -467,7 +468,7 @@ def capacity_page(
         if forecast
         else None
     )
-    watched_names = capacity.region_names(session, set(watched))
+    watched_names = region_names(session, set(watched))
     context = {
         **labels,
         "title": "quarantine.capacity.title",

@@ -24,9 +24,10 @@ from fangkong.people.models import Person
 from fangkong.policy import get_policy
 from fangkong.quarantine.models import CheckIn, ScheduledTest, Stay
 from fangkong.quarantine.scope import staffed_facility_ids
-from fangkong.quarantine.stay_board import region_names, visible_stays
+from fangkong.quarantine.stay_board import visible_stays
 from fangkong.quarantine.stay_rules import planned_end_on, test_schedule
 from fangkong.quarantine.stays import HOME_KINDS, latest_checks, local_date
+from fangkong.regions.service import region_names
 from fangkong.tracing.models import RiskPerson
 
 MEASURE_OF_KIND = {"home_quarantine": "home_quarantine", "home_monitoring": "health_monitoring"}

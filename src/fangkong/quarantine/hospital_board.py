@@ -20,8 +20,9 @@ from fangkong.people.identity import mask_identity
 from fangkong.people.models import Person
 from fangkong.policy import get_policy
 from fangkong.quarantine.facilities import latest_inspection
-from fangkong.quarantine.hospitals import HOSPITAL_KINDS, SEVERITIES, admission_overdue
+from fangkong.quarantine.hospitals import SEVERITIES, admission_overdue
 from fangkong.quarantine.models import WARD_LEVELS, Facility, Room, Stay
+from fangkong.quarantine.rules import HOSPITAL_KINDS
 from fangkong.quarantine.scope import get_facility, scope_facilities, staffed_facility_ids
 from fangkong.tracing.models import Case
 

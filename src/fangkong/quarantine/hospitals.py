@@ -35,10 +35,10 @@ from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.people.models import Person
 from fangkong.quarantine.facilities import latest_inspection, refuse_unless_receiving
 from fangkong.quarantine.models import WARD_LEVELS, Facility, Room, Stay, StayMove
+from fangkong.quarantine.rules import HOSPITAL_KINDS
 from fangkong.quarantine.scope import get_facility, scope_facilities
 from fangkong.tracing.cases import get_case
 
-HOSPITAL_KINDS = ("designated_hospital", "makeshift_hospital")
 SEVERITIES = WARD_LEVELS[1:]  # mild, moderate, severe, critical
 MAX_NOTE = 500
 
@@ -348,24 +348,6 @@ def discharge_patient(session: Session, actor: Actor, stay_id: int, note: str = 
 
 
 # --- beds for a form ------------------------------------------------------------------
-
-
-def free_beds(session: Session, actor: Actor, facility_id: int, severity: str) -> list[Room]:
-    """The free beds of a hospital for a severity (for a form's choice)."""
-    require(actor, Permission.QUARANTINE_READ)
-    _check_severity(severity)
-    facility = _hospital(session, actor, facility_id)
-    beds = session.scalars(
-        select(Room)
-        .where(
-            Room.facility_id == facility.id,
-            Room.kind == "bed",
-            Room.status == "ready",
-            Room.ward_level.in_(("", severity)),
-        )
-        .order_by(Room.building, Room.floor, Room.position)
-    ).all()
-    return [b for b in beds if not _occupied(session, b.id)]
 
 
 def bed_by_number(session: Session, actor: Actor, facility_id: int, number: str) -> int | None:

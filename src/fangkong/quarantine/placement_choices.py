@@ -21,8 +21,8 @@ from fangkong.access.service import Actor, require, scope
 from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.people.identity import mask_identity
 from fangkong.people.models import Person
-from fangkong.quarantine.facilities import refuse_unless_receiving
-from fangkong.quarantine.models import Facility, FacilityInspection, Room, Stay
+from fangkong.quarantine.facilities import receiving_ids, refuse_unless_receiving
+from fangkong.quarantine.models import Facility, Room, Stay
 from fangkong.quarantine.scope import scope_facilities, staffed_facility_ids
 from fangkong.tracing.models import CATEGORIES, RiskPerson
 
@@ -170,7 +170,7 @@ def quarantine_sites(session: Session, actor: Actor) -> list[SiteRooms]:
         )
     ).all()
     free = _free_room_counts(session, [f.id for f in sites])
-    receiving = _receiving_ids(session, [f.id for f in sites])
+    receiving = receiving_ids(session, [f.id for f in sites])
     return [
         SiteRooms(f.id, f.name, f.region_code, free.get(f.id, 0), f.id in receiving) for f in sites
     ]
@@ -193,7 +193,7 @@ def capacity_elsewhere(session: Session, actor: Actor, chosen: Sequence[int]) ->
     ).all()
     free = _free_room_counts(session, [f.id for f in sites])
     staffed = staffed_facility_ids(session, actor)
-    receiving = _receiving_ids(session, [f.id for f in sites])
+    receiving = receiving_ids(session, [f.id for f in sites])
     found = [
         SiteRooms(
             f.id,
@@ -206,32 +206,6 @@ def capacity_elsewhere(session: Session, actor: Actor, chosen: Sequence[int]) ->
         if free.get(f.id, 0) > 0 and f.id in receiving
     ]
     return sorted(found, key=lambda s: (-s.free_rooms, s.region_code, s.facility_id))
-
-
-def _receiving_ids(session: Session, facility_ids: Sequence[int]) -> set[int]:
-    """Which of the facilities may receive: active, latest inspection passed
-    (one query for all; :func:`refuse_unless_receiving` says why not)."""
-    latest = (
-        select(
-            FacilityInspection.facility_id,
-            FacilityInspection.passed,
-            func.row_number()
-            .over(
-                partition_by=FacilityInspection.facility_id,
-                order_by=(FacilityInspection.inspected_on.desc(), FacilityInspection.id.desc()),
-            )
-            .label("n"),
-        )
-        .where(FacilityInspection.facility_id.in_(facility_ids))
-        .subquery()
-    )
-    return set(
-        session.scalars(
-            select(Facility.id)
-            .join(latest, latest.c.facility_id == Facility.id)
-            .where(latest.c.n == 1, latest.c.passed.is_(True), Facility.active.is_(True))
-        )
-    )
 
 
 def facilities_for(
@@ -259,7 +233,7 @@ def facilities_for(
     }
     if len(found) != len(wanted):
         raise NotFound("facility not found")
-    receiving = _receiving_ids(session, wanted)
+    receiving = receiving_ids(session, wanted)
     chosen = []
     for facility_id in wanted:
         facility = found[facility_id]

@@ -32,7 +32,7 @@ from fangkong.quarantine.stays import (
     tests_of,
     unmet_criteria,
 )
-from fangkong.regions.models import Region
+from fangkong.regions.service import region_names
 
 # --- the day's lists ---------------------------------------------------------------------------
 
@@ -72,14 +72,6 @@ def visible_stays(session: Session, actor: Actor) -> ColumnElement[bool]:
     :func:`fangkong.quarantine.scope.scope_facilities`)."""
     ids = scope_facilities(session, select(Stay.id), actor, Stay.region_code, Stay.facility_id)
     return Stay.id.in_(ids)
-
-
-def region_names(session: Session, codes: set[str]) -> dict[str, str]:
-    if not codes:
-        return {}
-    return dict(
-        session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all()
-    )
 
 
 def releases_due(session: Session, actor: Actor, on_date: date) -> list[DueGroup]:

@@ -50,12 +50,6 @@ from fangkong.tracing.graph_service import end_risk_record, update_secondary_con
 from fangkong.tracing.models import RiskPerson
 
 HOME_KINDS = ("home_quarantine", "home_monitoring")
-KIND_LABELS = {
-    "centralized": ("集中隔离", "centralized quarantine"),
-    "home_quarantine": ("居家隔离", "home quarantine"),
-    "home_monitoring": ("居家健康监测", "home health monitoring"),
-    "hospital": ("定点医院", "hospital"),
-}
 TEMPERATURE_RANGE = (34.0, 43.0)  # a thermometer reading outside this is a typing error
 
 

@@ -22,6 +22,14 @@ ZONE_LEVELS = ("sealed", "controlled", "precaution")
 ZONE_RANK = {level: rank for rank, level in enumerate(ZONE_LEVELS)}  # 0 = strictest
 
 
+def region_names(session: Session, codes: set[str]) -> dict[str, str]:
+    """The names of regions by code (names are public: no scoping)."""
+    if not codes:
+        return {}
+    rows = session.execute(select(Region.code, Region.name).where(Region.code.in_(codes)))
+    return {str(code): str(name) for code, name in rows}
+
+
 def _visible(actor: Actor, region: Region) -> bool:
     """A region is visible when it is in the jurisdiction or above it (a
     county user sees its city and province names, not their other children)."""
