@@ -234,15 +234,19 @@ def _raise(session: Session, found: InStayPositive, now: datetime) -> int:
     session.flush()
     case_spot = Spot(room.id, room.building, room.floor, room.position, room.care_team)
     named: list[dict[str, object]] = []
-    for stay, other in _stays_in_facility_at(session, facility.id, found):
+    present = _stays_in_facility_at(session, facility.id, found)
+    cases = set(
+        session.scalars(
+            select(Case.person_id).where(Case.person_id.in_([s.person_id for s, _ in present]))
+        )
+    )
+    for stay, other in present:
         relation = neighbour_relation(
             case_spot,
             Spot(other.id, other.building, other.floor, other.position, other.care_team),
         )
-        if relation is None:
+        if relation is None or stay.person_id in cases:  # a case is not a contact
             continue
-        if session.scalar(select(Case.id).where(Case.person_id == stay.person_id)) is not None:
-            continue  # a case is not a contact
         risk = _note_neighbour(session, alert, stay, found, now)
         session.add(
             AlertNeighbour(
@@ -308,11 +312,25 @@ def _stays_in_facility_at(
         )
         .order_by(Stay.id)
     ).all()
+    ids = [stay.id for stay in candidates]
+    moved = set(session.scalars(select(StayMove.stay_id).where(StayMove.stay_id.in_(ids))))
+    rooms = {  # the room of every stay never moved, in one query
+        room.id: room
+        for room in session.scalars(
+            select(Room).where(
+                Room.id.in_([s.room_id for s in candidates if s.id not in moved and s.room_id])
+            )
+        )
+    }
     found_in: list[tuple[Stay, Room]] = []
     for stay in candidates:
-        placement = placement_at(session, stay, at)
-        if placement is not None and placement.room.facility_id == facility_id:
-            found_in.append((stay, placement.room))
+        if stay.id in moved:  # a few: their moves decide the room at the sample time
+            placement = placement_at(session, stay, at)
+            room = placement.room if placement is not None else None
+        else:
+            room = rooms.get(stay.room_id) if stay.room_id is not None else None
+        if room is not None and room.facility_id == facility_id:
+            found_in.append((stay, room))
     return sorted(found_in, key=lambda p: (p[1].building, p[1].floor, p[1].position, p[0].id))
 
 
