@@ -157,8 +157,9 @@ def result(session: Session, lab: Actor, tube: Tube, verdict: str) -> None:
 
 
 def raise_alerts(session: Session, tube: Tube) -> list[int]:
-    """What the hook in follow_up does, called here by hand (see the last
-    test); the alerts of the tube, whoever raised them."""
+    """The alerts of the tube. The lab result has raised them already
+    (``follow_up`` calls the step); the step is called again here, which
+    must raise nothing more (one alert per stay)."""
     raise_cross_infection_alerts(session.connection(), [tube.id], clock.now())
     session.commit()
     return list(
@@ -423,8 +424,9 @@ def test_a_facility_manager_sees_only_the_alerts_of_their_own_facilities(
 def test_a_lab_result_alone_raises_the_alert(
     session: Session, lab: Actor, ward: dict[str, Stay]
 ) -> None:
-    """NEEDS THE HOOK: passes once testing/followup.py's ``follow_up`` calls
-    ``raise_cross_infection_alerts`` for positive tubes (no direct call here)."""
+    """The lab result alone raises it: testing/followup.py's ``follow_up``
+    calls ``raise_cross_infection_alerts`` for positive tubes (no direct call
+    here)."""
     positive = positive_after_negative(session, lab, ward["102"])
     alert = session.scalars(
         select(QuarantineAlert).where(QuarantineAlert.tube_id == positive.id)

@@ -187,13 +187,17 @@ def test_a_room_shared_with_a_companion_stays_occupied_until_both_leave(
     registry: Registry,
 ) -> None:
     parent = make_stay(registry.a1[3])
-    make_stay(registry.infant)  # the child in the same room 101
-    take_all(session, facility_manager, lab, parent, ALL_NEGATIVE)
-    record_health_check(session, facility_manager, parent.id, symptoms=False)
+    child = make_stay(registry.infant)  # the child in the same room 101
+    assert child.room_id == parent.room_id
+    for stay in (parent, child):
+        take_all(session, facility_manager, lab, stay, ALL_NEGATIVE)
+        record_health_check(session, facility_manager, stay.id, symptoms=False)
 
     release_stay(session, facility_manager, parent.id)
-
     assert session.get(Room, parent.room_id).status == "occupied"  # type: ignore[union-attr]
+
+    release_stay(session, facility_manager, child.id)
+    assert session.get(Room, parent.room_id).status == "cleaning"  # type: ignore[union-attr]
 
 
 @pytest.fixture
