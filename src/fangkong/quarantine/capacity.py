@@ -82,6 +82,7 @@ class CapacityTable:
     beds: Counts
     facilities: int
     receivable: int
+    by_facility: list[FacilityCapacity]  # the rows the table adds up
 
 
 def _facilities_in_scope(session: Session, actor: Actor) -> list[Facility]:
@@ -149,6 +150,7 @@ def capacity_by_region(session: Session, actor: Actor, level: str = "county") ->
         beds=total(f.beds for f in facilities),
         facilities=len(facilities),
         receivable=sum(f.receivable for f in facilities),
+        by_facility=facilities,
     )
 
 
@@ -288,7 +290,13 @@ def capacity_alerts(session: Session, actor: Actor) -> list[RegionForecast]:
     """The watched regions that will run out of quarantine rooms within the
     forecast window, the soonest first."""
     require(actor, Permission.QUARANTINE_READ)
-    forecasts = [room_forecast(session, actor, code) for code in forecast_regions(session, actor)]
+    return short_of_rooms(
+        [room_forecast(session, actor, code) for code in forecast_regions(session, actor)]
+    )
+
+
+def short_of_rooms(forecasts: list[RegionForecast]) -> list[RegionForecast]:
+    """The forecasts that run out of rooms, the soonest first."""
     short = [f for f in forecasts if f.runs_out_on is not None]
     return sorted(short, key=lambda f: (f.runs_out_on or date.max, f.code))
 

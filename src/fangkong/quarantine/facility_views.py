@@ -441,9 +441,12 @@ def capacity_page(
     labels = _labels(request)
     table = capacity.capacity_by_region(session, actor, level)
     watched = capacity.forecast_regions(session, actor)
-    alerts = capacity.capacity_alerts(session, actor)
+    forecasts = {code: capacity.room_forecast(session, actor, code) for code in watched}
+    alerts = capacity.short_of_rooms(list(forecasts.values()))
     chosen = region or (alerts[0].code if alerts else (watched[0] if watched else ""))
-    forecast = capacity.room_forecast(session, actor, chosen) if chosen else None
+    forecast = (
+        forecasts.get(chosen) or capacity.room_forecast(session, actor, chosen) if chosen else None
+    )
     names = [r.name for r in table.regions]
     chart = {
         "names": names,
@@ -480,7 +483,7 @@ def capacity_page(
         },
         "level": level,
         "table": table,
-        "by_facility": capacity.capacity_by_facility(session, actor),
+        "by_facility": table.by_facility,
         "chart": chart,
         "watched": [(code, watched_names.get(code, code)) for code in watched],
         "region": chosen,
