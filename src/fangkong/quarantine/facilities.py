@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -229,6 +229,30 @@ def receiving_ids(session: Session, facility_ids: Sequence[int]) -> set[int]:
             .where(latest.c.n == 1, latest.c.passed.is_(True), Facility.active.is_(True))
         )
     )
+
+
+def room_occupied(session: Session, room_id: int) -> bool:
+    """Whether any stay in force is in the room (a companion shares one)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Stay)
+            .where(Stay.room_id == room_id, Stay.ended_at.is_(None))
+        )
+        or 0
+    ) > 0
+
+
+def leave_room(session: Session, room_id: int | None, now: datetime) -> tuple[Room | None, bool]:
+    """A room or bed left (the stay that left it ended or moved, and
+    flushed): to cleaning once nobody is in it. Returns the room, locked (a
+    companion may leave at the same moment; None without a room), and
+    whether it went to cleaning now."""
+    room = session.get(Room, room_id, with_for_update=True) if room_id is not None else None
+    if room is None or room.status != "occupied" or room_occupied(session, room.id):
+        return room, False
+    room.status, room.status_at = "cleaning", now
+    return room, True
 
 
 def refuse_unless_receiving(session: Session, facility: Facility) -> None:

@@ -33,7 +33,12 @@ from fangkong.access.rules import Permission
 from fangkong.access.service import Actor, record_audit, require
 from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.people.models import Person
-from fangkong.quarantine.facilities import latest_inspection, refuse_unless_receiving
+from fangkong.quarantine.facilities import (
+    latest_inspection,
+    leave_room,
+    refuse_unless_receiving,
+    room_occupied,
+)
 from fangkong.quarantine.models import WARD_LEVELS, Facility, Room, Stay, StayMove
 from fangkong.quarantine.rules import HOSPITAL_KINDS
 from fangkong.quarantine.scope import get_facility, scope_facilities
@@ -69,17 +74,6 @@ def _hospital(session: Session, actor: Actor, facility_id: int) -> Facility:
     if facility.kind not in HOSPITAL_KINDS:
         raise InvalidInput("facility_id", f"{facility.name} is not a hospital")
     return facility
-
-
-def _occupied(session: Session, room_id: int) -> bool:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Stay)
-            .where(Stay.room_id == room_id, Stay.ended_at.is_(None))
-        )
-        or 0
-    ) > 0
 
 
 def _free_elsewhere(session: Session, actor: Actor, severity: str, but: int) -> str:
@@ -125,7 +119,7 @@ def _take_bed(
             raise InvalidInput(
                 "bed_id", f"bed {bed.number} is on a {bed.ward_level} ward, not {severity}"
             )
-        if bed.status != "ready" or _occupied(session, bed.id):
+        if bed.status != "ready" or room_occupied(session, bed.id):
             raise Conflict(f"bed {bed.number} of {facility.name} is not free ({bed.status})")
         return bed
     candidates = session.scalars(
@@ -141,7 +135,7 @@ def _take_bed(
         .limit(20)
     ).all()
     for bed in candidates:
-        if not _occupied(session, bed.id):
+        if not room_occupied(session, bed.id):
             return bed
     raise Conflict(
         f"{facility.name} has no free {severity} bed; "
@@ -149,17 +143,10 @@ def _take_bed(
     )
 
 
-def _leave(session: Session, room_id: int | None, now: datetime) -> str:
-    """A room or bed left: to cleaning once nobody is in it. Returns the
-    room's status after (for the audit), '' without a room."""
-    if room_id is None:
-        return ""
-    room = session.get(Room, room_id, with_for_update=True)  # a companion may leave at once
-    if room is None:
-        return ""
-    if not _occupied(session, room.id) and room.status == "occupied":
-        room.status, room.status_at = "cleaning", now
-    return room.status
+def _left_status(left: tuple[Room | None, bool]) -> str:
+    """The status of a room left (for the audit), '' without a room."""
+    room, _ = left
+    return room.status if room is not None else ""
 
 
 def _occupy(bed: Room, now: datetime) -> None:
@@ -203,7 +190,7 @@ def admit_case(
     if current is not None:
         current.ended_at, current.end_reason = now, "became_case"
         session.flush()
-        left_status = _leave(session, current.room_id, now)
+        left_status = _left_status(leave_room(session, current.room_id, now))
         ended = current.id
     person = session.get(Person, case.person_id)
     assert person is not None  # a foreign key
@@ -297,7 +284,7 @@ def transfer_patient(
     stay.severity = severity
     _occupy(bed, now)
     session.flush()
-    left_status = _leave(session, left, now)
+    left_status = _left_status(leave_room(session, left, now))
     record_audit(
         session,
         actor,
@@ -328,7 +315,7 @@ def discharge_patient(session: Session, actor: Actor, stay_id: int, note: str = 
     now = clock.now()
     stay.ended_at, stay.end_reason = now, "discharged"
     session.flush()
-    left_status = _leave(session, stay.room_id, now)
+    left_status = _left_status(leave_room(session, stay.room_id, now))
     record_audit(
         session,
         actor,

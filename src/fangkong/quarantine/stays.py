@@ -34,7 +34,8 @@ from fangkong.config import get_settings
 from fangkong.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from fangkong.people.models import Person
 from fangkong.policy import get_policy
-from fangkong.quarantine.models import CheckIn, Room, ScheduledTest, Stay
+from fangkong.quarantine.facilities import leave_room
+from fangkong.quarantine.models import CheckIn, ScheduledTest, Stay
 from fangkong.quarantine.release_rules import (
     Blocker,
     CheckFact,
@@ -368,18 +369,11 @@ def release_stay(session: Session, actor: Actor, stay_id: int) -> Stay:
     if blockers:
         raise Conflict("不能解除隔离：" + "；".join(b.text for b in blockers))
     stay.ended_at, stay.end_reason = now, "released"
+    session.flush()
     changes: dict[str, object] = {"end_reason": "released", "tests": [t.day for t in tests]}
-    if stay.room_id is not None:
-        room = session.get(Room, stay.room_id, with_for_update=True)
-        assert room is not None
-        others = session.scalar(
-            select(func.count())
-            .select_from(Stay)
-            .where(Stay.room_id == room.id, Stay.ended_at.is_(None), Stay.id != stay.id)
-        )
-        if not others and room.status == "occupied":
-            room.status, room.status_at = "cleaning", now
-            changes["room"] = [room.number, "occupied", "cleaning"]
+    room, emptied = leave_room(session, stay.room_id, now)
+    if room is not None and emptied:
+        changes["room"] = [room.number, "occupied", "cleaning"]
     record_audit(session, actor, "stay.release", "stay", stay.id, stay.region_code, changes)
     risk = session.get(RiskPerson, stay.risk_person_id) if stay.risk_person_id else None
     monitoring_days = get_policy().close_contact_home_monitoring_days
