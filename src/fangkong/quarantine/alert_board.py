@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -107,6 +108,14 @@ def _positive_and_case(
     return positive, case
 
 
+Row = TypeVar("Row", Facility, Person, Stay)
+
+
+def _by_id(session: Session, model: type[Row], ids: set[int]) -> dict[int, Row]:
+    """The rows of ``model`` with these ids, in one query."""
+    return {row.id: row for row in session.scalars(select(model).where(model.id.in_(ids)))}
+
+
 def _rows(session: Session, alerts: Sequence[QuarantineAlert]) -> list[AlertRow]:
     ids = [a.id for a in alerts]
     counts: dict[int, int] = dict(
@@ -116,16 +125,27 @@ def _rows(session: Session, alerts: Sequence[QuarantineAlert]) -> list[AlertRow]
             .group_by(AlertNeighbour.alert_id)
         ).all()
     )
+    facilities = _by_id(session, Facility, {a.facility_id for a in alerts})
+    persons = _by_id(session, Person, {a.person_id for a in alerts})
+    stays = _by_id(session, Stay, {a.stay_id for a in alerts})
+    positives = {
+        (person_id, tube_id): positive_id
+        for positive_id, person_id, tube_id in session.execute(
+            select(PositivePerson.id, PositivePerson.person_id, PositivePerson.tube_id).where(
+                PositivePerson.tube_id.in_({a.tube_id for a in alerts})
+            )
+        )
+    }
+    cases: dict[int, int] = dict(
+        session.execute(select(Case.person_id, Case.id).where(Case.person_id.in_(persons))).all()
+    )
     rows = []
     for alert in alerts:
-        facility = session.get(Facility, alert.facility_id)
-        person = session.get(Person, alert.person_id)
-        stay = session.get(Stay, alert.stay_id)
-        assert facility is not None
-        assert person is not None
-        assert stay is not None
-        placement = placement_at(session, stay, alert.sampled_at)
-        positive, case = _positive_and_case(session, alert.person_id, alert.tube_id)
+        facility = facilities[alert.facility_id]
+        person = persons[alert.person_id]
+        placement = placement_at(session, stays[alert.stay_id], alert.sampled_at)
+        positive = positives.get((alert.person_id, alert.tube_id))
+        case = cases.get(alert.person_id)
         rows.append(
             AlertRow(
                 id=alert.id,
