@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from fangkong import clock
 from fangkong.access.rules import Permission
-from fangkong.access.service import Actor, record_audit, require
+from fangkong.access.service import Actor, record_audit, require, scope
 from fangkong.config import get_settings
 from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.people.identity import mask_identity
@@ -65,8 +65,7 @@ def order_home_quarantine(
         if len(wanted) > MAX_ORDER:
             raise InvalidInput("risk_person_ids", f"at most {MAX_ORDER} at once")
         stmt = stmt.where(RiskPerson.id.in_(wanted))
-    if actor.jurisdiction:
-        stmt = stmt.where(RiskPerson.region_code.startswith(actor.jurisdiction, autoescape=True))
+    stmt = scope(stmt, RiskPerson.region_code, actor)
     rows = session.execute(stmt.with_for_update(of=RiskPerson)).all()
     if household_id is not None and not rows:
         raise InvalidInput("household_id", "this household has no risk person to order")
@@ -287,8 +286,7 @@ def home_candidates(session: Session, actor: Actor, limit: int = 200) -> list[Ca
         .order_by(RiskPerson.deadline_at, RiskPerson.id)
         .limit(limit)
     )
-    if actor.jurisdiction:
-        stmt = stmt.where(RiskPerson.region_code.startswith(actor.jurisdiction, autoescape=True))
+    stmt = scope(stmt, RiskPerson.region_code, actor)
     if staffed_facility_ids(session, actor) is not None:
         return []  # facility staff order nobody home
     return [
