@@ -182,7 +182,7 @@ def copy_out(conn: Connection, query: str, schema: pa.Schema) -> pa.Table:
             text = pa.array(values, type=pa.string())
             arrays.append(pc.cast(pc.strptime(text, format="%Y-%m-%d", unit="s"), pa.date32()))
         elif pa.types.is_timestamp(field.type):  # SQLite stores naive UTC text
-            moments = [None if v is None else _from_sqlite_time(v) for v in values]
+            moments = [None if v is None else raw_time(v) for v in values]
             arrays.append(pa.array(moments, type=field.type))
         elif pa.types.is_boolean(field.type):  # SQLite answers 0 and 1
             arrays.append(pa.array([None if v is None else bool(v) for v in values], pa.bool_()))
@@ -228,7 +228,9 @@ def _discard_results(pgconn: pq.abc.PGconn) -> None:
         pass
 
 
-def _from_sqlite_time(value: object) -> datetime:
+def raw_time(value: object) -> datetime:
+    """A timestamp as a raw cursor answers it, aware (SQLite answers naive
+    UTC text)."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 

@@ -20,13 +20,13 @@ cost one query, not one each.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import NamedTuple
 
 import pyarrow as pa
 from sqlalchemy import Connection, text
 
-from fangkong.bulkio import is_postgres, staged
+from fangkong.bulkio import is_postgres, raw_time, staged
 
 KEY_LENGTH = 80
 
@@ -164,11 +164,7 @@ def facts_of(
 
 
 def _moment(value: object) -> datetime | None:
-    """A raw timestamp (SQLite answers naive UTC text)."""
-    if value is None:
-        return None
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None if value is None else raw_time(value)
 
 
 def _day(value: object) -> date | None:
