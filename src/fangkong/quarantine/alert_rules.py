@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import NamedTuple
 
+from fangkong.quarantine.release_rules import stay_day
 from fangkong.quarantine.stay_rules import test_schedule
 
 
@@ -50,7 +51,7 @@ def new_period_tests(
     dates = {on for _, on in known}
     added: list[tuple[int, date]] = []
     for _, due in test_schedule(period_start_on, end_on, test_days):
-        day = (due - stay_start_on).days + 1
+        day = stay_day(stay_start_on, due)
         if day >= 1 and day not in days and due not in dates:
             added.append((day, due))
             days.add(day)

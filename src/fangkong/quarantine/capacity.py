@@ -38,6 +38,7 @@ from fangkong.quarantine.capacity_rules import (
 )
 from fangkong.quarantine.facilities import receiving_ids
 from fangkong.quarantine.models import Facility, FacilityStaff, Room, Stay
+from fangkong.quarantine.release_rules import stay_day
 from fangkong.quarantine.scope import get_facility, scope_facilities, staffed_facility_ids
 from fangkong.regions.models import Region
 from fangkong.regions.service import region_names
@@ -368,7 +369,7 @@ def facility_board(session: Session, actor: Actor, facility_id: int) -> Board:
             .order_by(Stay.started_at, Stay.id)
         ):
             if room_id is not None:
-                day = (today - started_at.astimezone(zone).date()).days + 1
+                day = stay_day(started_at.astimezone(zone).date(), today)
                 occupants[room_id].append(Occupant(stay_id, mask_name(name), day))
     floors: list[Floor] = []
     for room in rooms:
