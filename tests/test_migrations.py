@@ -59,3 +59,26 @@ def test_sqlite_migrations_keep_rows_that_point_at_a_rebuilt_table(tmp_path: Pat
         assert raw.execute("SELECT risk_person_id FROM self_report").fetchall() == [(7,)]
         assert raw.execute("SELECT id FROM risk_person").fetchall() == [(7,)]
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_exposures_of_persons_moved_before_0007_follow_them(tmp_path: Path) -> None:
+    """An exposure written in the region the person was in before a registry
+    move is brought to the person's current region."""
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    upgrade(url, "0006")
+    with sqlite3.connect(tmp_path / "old.sqlite3") as raw:
+        for person_id, region in ((1, "131002001001"), (2, "131002002001")):
+            raw.execute(
+                "INSERT INTO person (id, id_type, id_number, name, region_code, relation, "
+                "resident, created_at, updated_at) VALUES (?, 'resident_id', ?, '张三', ?, '', "
+                "1, '2022-03-14 00:00:00', '2022-03-14 00:00:00')",
+                (person_id, f"id{person_id}", region),
+            )
+        raw.execute(
+            "INSERT INTO exposure (id, source_person_id, person_id, region_code, setting, "
+            "transmission, recorded_at) VALUES (1, 1, 2, '131002001001', 'household', 0, "
+            "'2022-03-14 00:00:00')"
+        )
+    upgrade(url)
+    with sqlite3.connect(tmp_path / "old.sqlite3") as raw:
+        assert raw.execute("SELECT region_code FROM exposure").fetchall() == [("131002002001",)]

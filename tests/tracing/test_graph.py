@@ -22,7 +22,6 @@ from fangkong import clock
 from fangkong.access.models import AuditEvent
 from fangkong.access.service import Actor
 from fangkong.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from fangkong.people.models import Person
 from fangkong.tracing.cases import record_case
 from fangkong.tracing.clusters import clusters
 from fangkong.tracing.contacts import name_contact, name_contact_of_contact, record_transmission
@@ -678,41 +677,6 @@ def test_the_whole_graph_refresh_and_the_step_around_persons_agree(
     ).all()
     made_in = [(e.region_code, e.changes["created"]) for e in made]
     assert made_in == ([(plain.region_code[:6], 1)] if whole else [])
-
-
-@pytest.mark.parametrize("whole", [True, False], ids=["whole_graph", "around"])
-def test_a_new_secondary_contact_is_in_the_registry_region_of_the_person_now(
-    session: Session,
-    county_commander: Actor,
-    registry: Registry,
-    whole: bool,
-) -> None:
-    """The exposure was named while they lived in A1; the registry has moved
-    them to B1 since: B1 must find them, whichever way the record is made."""
-    close, exposed = registry.a1[0], registry.a1[1]
-    note_risk_person(
-        session,
-        person_id=close.id,
-        region_code=close.region_code,
-        category="close",
-        channel="screening",
-        source="社区",
-        reported_at=clock.now(),
-    )
-    edge(session, close, exposed, local(13, 9))
-    session.commit()
-    moved_to = registry.b1[0].region_code
-    person = session.get(Person, exposed.id)
-    assert person is not None
-    assert person.region_code != moved_to
-    person.region_code = moved_to
-    session.commit()
-    if whole:
-        refresh_secondary_contacts(session, county_commander)
-    else:
-        update_secondary_contacts_around(session, [close.id])
-        session.commit()
-    assert risk_of(session, exposed).region_code == moved_to
 
 
 def test_the_whole_graph_refresh_is_audited_and_needs_the_manage_permission(

@@ -37,6 +37,7 @@ from fangkong.people.columns import FIELD_LABELS, map_headers
 from fangkong.people.rules import ValidatedRows, validate_rows
 from fangkong.regions.models import Region
 from fangkong.tabular import StringTable, read_table
+from fangkong.tracing.registry_moves import follow_registry_moves
 
 FIRST_LOAD_MIN_ROWS = 20_000  # below this, dropping and rebuilding indexes costs more than it saves
 
@@ -220,6 +221,12 @@ def _merge(
                 for person_id, region, diff in outcome.changes
             ],
         )
+        moved = {
+            person_id: region
+            for person_id, region, diff in outcome.changes
+            if "region_code" in diff
+        }
+        follow_registry_moves(session, actor, moved, import_batch=batch.id)
     if outcome.foreign_rows:
         label = FIELD_LABELS["id_number"]
         ids = dict(
