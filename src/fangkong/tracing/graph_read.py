@@ -39,6 +39,7 @@ EDGE_SCHEMA = pa.schema(
         ("target", pa.int64()),
         ("recorded_at", TIME),
         ("last_exposure_at", TIME),
+        ("region_code", pa.string()),  # the exposed person's, kept current (registry_moves)
     ]
 )
 RISK_SCHEMA = pa.schema(
@@ -58,7 +59,9 @@ RISK_COLUMNS = (
     "r.released_at, r.last_exposure_at"
 )
 PERSONS = pa.schema([("person_id", pa.int64())])
-EDGES_QUERY = "SELECT e.source_person_id, e.person_id, e.recorded_at, e.last_exposure_at "
+EDGES_QUERY = (
+    "SELECT e.source_person_id, e.person_id, e.recorded_at, e.last_exposure_at, e.region_code "
+)
 
 
 def micros_of(column: pa.ChunkedArray) -> Times:
@@ -113,16 +116,36 @@ def _person_table(person_ids: Ids) -> pa.Table:
 @dataclass(frozen=True)
 class Graph:
     edges: Edges
+    exposed: pa.Table  # the edges' exposed persons and their regions (person_id, region_code)
     records: RiskRecords
     case_persons: Ids
     considered: Ids | None  # the persons whose in-edges were all read; None: everyone
 
+    def regions_of(self, person_ids: Ids) -> pa.Array:
+        """The registry region of each of ``person_ids``, exposed persons of
+        the graph: every exposure carries its exposed person's current
+        region (:mod:`fangkong.tracing.registry_moves`), so the registry
+        need not be read (a lookup per new secondary contact was a fifth of
+        a first whole-graph refresh; benchmarks/RESULTS.md, "Tracing")."""
+        persons = self.exposed.column("person_id").combine_chunks()
+        at = pc.index_in(pa.array(person_ids, pa.int64()), value_set=persons)
+        if at.null_count:
+            raise ValueError("a person the graph does not expose has no region in it")
+        return self.exposed.column("region_code").take(at).combine_chunks()
+
+
+def _graph(edges: pa.Table, records: pa.Table, cases: pa.Table, considered: Ids | None) -> Graph:
+    exposed = pa.table(
+        {"person_id": edges.column("target"), "region_code": edges.column("region_code")}
+    )
+    return Graph(_edges(edges), exposed, _records(records), _persons(cases), considered)
+
 
 def read_whole(conn: Connection) -> Graph:
-    return Graph(
-        _edges(copy_out(conn, EDGES_QUERY + "FROM exposure e", EDGE_SCHEMA)),
-        _records(copy_out(conn, f"SELECT {RISK_COLUMNS} FROM risk_person r", RISK_SCHEMA)),
-        _persons(copy_out(conn, "SELECT person_id FROM tracing_case", PERSONS)),
+    return _graph(
+        copy_out(conn, EDGES_QUERY + "FROM exposure e", EDGE_SCHEMA),
+        copy_out(conn, f"SELECT {RISK_COLUMNS} FROM risk_person r", RISK_SCHEMA),
+        copy_out(conn, "SELECT person_id FROM tracing_case", PERSONS),
         None,
     )
 
@@ -144,25 +167,21 @@ def read_around(conn: Connection, person_ids: Ids) -> Graph:
     rows = _person_table(considered)
     with staged(conn, "stage_graph_considered", "person_id BIGINT PRIMARY KEY", rows):
         into = "FROM exposure e JOIN stage_graph_considered c ON c.person_id = e.person_id"
-        edges = _edges(copy_out(conn, EDGES_QUERY + into, EDGE_SCHEMA))
-        records = _records(
-            copy_out(
-                conn,
-                f"SELECT {RISK_COLUMNS} FROM risk_person r WHERE r.person_id IN "
-                f"(SELECT person_id FROM stage_graph_considered "
-                f"UNION SELECT e.source_person_id {into})",
-                RISK_SCHEMA,
-            )
+        edges = copy_out(conn, EDGES_QUERY + into, EDGE_SCHEMA)
+        records = copy_out(
+            conn,
+            f"SELECT {RISK_COLUMNS} FROM risk_person r WHERE r.person_id IN "
+            f"(SELECT person_id FROM stage_graph_considered "
+            f"UNION SELECT e.source_person_id {into})",
+            RISK_SCHEMA,
         )
-        cases = _persons(
-            copy_out(
-                conn,
-                "SELECT t.person_id FROM tracing_case t "
-                "JOIN stage_graph_considered c ON c.person_id = t.person_id",
-                PERSONS,
-            )
+        cases = copy_out(
+            conn,
+            "SELECT t.person_id FROM tracing_case t "
+            "JOIN stage_graph_considered c ON c.person_id = t.person_id",
+            PERSONS,
         )
-    return Graph(edges, records, cases, considered)
+    return _graph(edges, records, cases, considered)
 
 
 def plan_of(graph: Graph) -> RefreshPlan:

@@ -16,12 +16,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
-from sqlalchemy import Connection, TextClause, bindparam, select, text
+from sqlalchemy import Connection, TextClause, bindparam, text
 from sqlalchemy.orm import Session
 
 from fangkong.bulkio import copy_in, copy_out, is_postgres, reserve_ids, staged
 from fangkong.db import UtcDateTime
-from fangkong.people.models import Person
 from fangkong.policy import get_policy
 from fangkong.tracing.graph import (
     CREATE,
@@ -80,35 +79,38 @@ def _as_time(conn: Connection, column: str) -> str:
     return f"CAST({column} AS TIMESTAMPTZ)" if is_postgres(conn) else column
 
 
-def add_one_by_one(session: Session, plan: RefreshPlan, now: datetime) -> pa.Table:
-    """Each new secondary contact through the one-record rule, in the
-    registry's region of the person; returns the records (``CHANGED``)."""
-    person_ids = [int(p) for p in plan.add_person_id]
-    region_of = dict(
-        session.execute(
-            select(Person.id, Person.region_code).where(Person.id.in_(person_ids))
-        ).all()
-    )
+def add_one_by_one(
+    session: Session, plan: RefreshPlan, regions: pa.Array, now: datetime
+) -> pa.Table:
+    """Each new secondary contact through the one-record rule, in ``regions``
+    (the registry's region of each person); returns the records
+    (``CHANGED``)."""
     risks = [
         note_risk_person(
             session,
-            person_id=person_id,
-            region_code=region_of[person_id],
+            person_id=int(person_id),
+            region_code=str(region),
             category="secondary",
             channel=GRAPH_CHANNEL,
             source=graph_source(int(close_id)),
             reported_at=now,
             last_exposure_at=time_of(int(last)),
         ).risk_person
-        for person_id, close_id, last in zip(
-            person_ids, plan.add_close_contact_id, plan.add_last_exposure_at, strict=True
+        for person_id, region, close_id, last in zip(
+            plan.add_person_id,
+            regions.to_pylist(),
+            plan.add_close_contact_id,
+            plan.add_last_exposure_at,
+            strict=True,
         )
     ]
     session.flush()
     return pa.table([[r.id for r in risks], [r.region_code for r in risks]], schema=CHANGED)
 
 
-def add_in_bulk(conn: Connection, plan: RefreshPlan, now: datetime) -> tuple[pa.Table, pa.Table]:
+def add_in_bulk(
+    conn: Connection, plan: RefreshPlan, regions: pa.Array, now: datetime
+) -> tuple[pa.Table, pa.Table]:
     """The one-record rule of ``note_risk_person`` for many persons at once:
     a new record, a companion or general contact raised (the deadline only
     brought forward), a released record opened again; each with a source
@@ -116,12 +118,13 @@ def add_in_bulk(conn: Connection, plan: RefreshPlan, now: datetime) -> tuple[pa.
     Rows are made here and written by ``COPY``, not by statements that join
     the tables again, and the new records' sources are hashed while the
     server writes the records (benchmarks/RESULTS.md, "Tracing"). Returns
-    the records that were held and those made (``CHANGED`` each)."""
+    the records that were held and those made (``CHANGED`` each); ``regions``
+    are the registry's regions of the plan's persons."""
     creating = plan.add_action == CREATE
     with ThreadPoolExecutor(1) as worker:
         reports = worker.submit(_graph_reports, plan.add_close_contact_id[creating], now)
         held = _raise_and_reopen(conn, plan, ~creating, now)
-        made = _create_records(conn, plan, creating, now)
+        made = _create_records(conn, plan, creating, regions.filter(pa.array(creating)), now)
         sources, prints = reports.result()
         _insert_sources(conn, made, sources, prints, now)
     return held, made
@@ -214,16 +217,15 @@ def _update_held(conn: Connection, now: datetime) -> None:
     )
 
 
-def _create_records(conn: Connection, plan: RefreshPlan, rows: Mask, now: datetime) -> pa.Table:
+def _create_records(
+    conn: Connection, plan: RefreshPlan, rows: Mask, regions: pa.Array, now: datetime
+) -> pa.Table:
     """New secondary-contact records, to be found, for the plan's ``rows``
-    (persons without a record), in their persons' regions. Their ids are
-    reserved here, so their sources need not read them back. Returns them
-    (``CHANGED``)."""
+    (persons without a record), in ``regions`` (their persons'). Their ids
+    are reserved here, so their sources need not read them back. Returns
+    them (``CHANGED``)."""
     person_id = pa.array(plan.add_person_id[rows], pa.int64())
-    records = pa.table(
-        [reserve_ids(conn, "risk_person", len(person_id)), _regions_of(conn, person_id)],
-        schema=CHANGED,
-    )
+    records = pa.table([reserve_ids(conn, "risk_person", len(person_id)), regions], schema=CHANGED)
     table = pa.table(
         {
             "id": records.column("risk_id"),
@@ -245,26 +247,6 @@ def _create_records(conn: Connection, plan: RefreshPlan, rows: Mask, now: dateti
     }
     copy_in(conn, "risk_person", table, constants)
     return records
-
-
-def _regions_of(conn: Connection, person_id: pa.Array) -> pa.ChunkedArray:
-    """The registry's region of each person, looked up by key person by
-    person: a join reads the whole registry instead, four times slower for
-    200,000 persons among 5,000,000 (benchmarks/RESULTS.md, "Tracing")."""
-    with staged(
-        conn,
-        "stage_graph_new",
-        "person_id BIGINT PRIMARY KEY",
-        pa.table([person_id], ["person_id"]),
-    ):
-        found = copy_out(
-            conn,
-            "SELECT s.person_id, (SELECT p.region_code FROM person p WHERE p.id = s.person_id) "
-            "FROM stage_graph_new s",
-            pa.schema([("person_id", pa.int64()), ("region_code", pa.string())]),
-        )
-    at = pc.index_in(person_id, value_set=found.column("person_id").combine_chunks())
-    return found.column("region_code").take(at)
 
 
 def _insert_sources(
