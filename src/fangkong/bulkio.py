@@ -17,7 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg import pq
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, bindparam, text
+
+from fangkong.db import UtcDateTime
 
 PIECE_ROWS = 100_000  # rows per COPY write / executemany call
 
@@ -29,6 +31,12 @@ def is_postgres(conn: Connection) -> bool:
 def db_time(conn: Connection, moment: datetime) -> object:
     """A UTC time as a bind value for raw SQL (SQLite stores naive UTC text)."""
     return moment if is_postgres(conn) else moment.replace(tzinfo=None).isoformat(sep=" ")
+
+
+def timed_text(sql: str, *names: str) -> TextClause:
+    """A statement whose named parameters ``names`` are times, bound as the
+    ORM binds them (so SQLite stores them in the same text form)."""
+    return text(sql).bindparams(*(bindparam(n, type_=UtcDateTime()) for n in names))
 
 
 def copy_in(

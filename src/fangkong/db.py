@@ -99,6 +99,14 @@ def session_scope() -> Iterator[Session]:
         session.close()
 
 
+def forget_loaded(session: Session, *models: type[Base]) -> None:
+    """Expire the session's loaded objects of ``models``: set-based
+    statements changed their rows behind the session's back."""
+    for loaded in list(session.identity_map.values()):
+        if isinstance(loaded, models):
+            session.expire(loaded)
+
+
 def is_postgres(session_or_engine: Session | Engine) -> bool:
     bind = (
         session_or_engine.get_bind()

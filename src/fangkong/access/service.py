@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, insert, select
 from sqlalchemy.orm import Session
 
 from fangkong import clock
@@ -95,6 +96,34 @@ def record_audit(
             changes=changes or {},
         )
     )
+
+
+def record_audits(
+    session: Session,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    events: Iterable[tuple[str | int, str | None, dict[str, Any]]],
+    at: datetime | None = None,
+) -> None:
+    """Add one audit event per ``(object id, region code, changes)`` to the
+    caller's transaction in one statement (a bulk change audits thousands of
+    objects; no commit here)."""
+    rows = [
+        {
+            "at": at or clock.now(),
+            "actor_id": actor.user_id,
+            "actor_label": actor.username,
+            "action": action,
+            "object_type": object_type,
+            "object_id": str(object_id),
+            "region_code": region_code,
+            "changes": changes,
+        }
+        for object_id, region_code, changes in events
+    ]
+    if rows:
+        session.execute(insert(AuditEvent), rows)
 
 
 def hash_password(password: str) -> str:

@@ -19,9 +19,16 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from fangkong import clock
-from fangkong.access.models import AuditEvent, User
+from fangkong.access.models import User
 from fangkong.access.rules import Permission
-from fangkong.access.service import Actor, ensure_in_scope, record_audit, require, scope
+from fangkong.access.service import (
+    Actor,
+    ensure_in_scope,
+    record_audit,
+    record_audits,
+    require,
+    scope,
+)
 from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.people.identity import mask_identity
 from fangkong.people.models import Person
@@ -254,19 +261,12 @@ def _audit_each(
     action: str,
     changed: Sequence[tuple[RiskPerson, Mapping[str, Sequence[object]]]],
 ) -> None:
-    now = clock.now()
-    session.add_all(
-        AuditEvent(
-            at=now,
-            actor_id=actor.user_id,
-            actor_label=actor.username,
-            action=action,
-            object_type="risk_person",
-            object_id=str(risk.id),
-            region_code=risk.region_code,
-            changes=dict(changes),
-        )
-        for risk, changes in changed
+    record_audits(
+        session,
+        actor,
+        action,
+        "risk_person",
+        ((risk.id, risk.region_code, dict(changes)) for risk, changes in changed),
     )
 
 

@@ -44,6 +44,7 @@ from fangkong import clock
 from fangkong.access.rules import Permission
 from fangkong.access.service import Actor, ensure_in_scope, record_audit, require
 from fangkong.bulkio import lock_for_append
+from fangkong.db import forget_loaded
 from fangkong.errors import Conflict, InvalidInput
 from fangkong.tracing.graph import Ids, ids
 from fangkong.tracing.graph_read import Graph, plan_of, read_around, read_whole
@@ -65,13 +66,6 @@ COUNTY_DIGITS = 6
 class SecondaryRefresh(NamedTuple):
     added: int  # persons who became secondary contacts
     released: int  # persons who stopped being secondary (released, or back to another category)
-
-
-def _forget_loaded_records(session: Session) -> None:
-    """Statements changed risk persons behind the session's back."""
-    for loaded in list(session.identity_map.values()):
-        if isinstance(loaded, RiskPerson | RiskSource):
-            session.expire(loaded)
 
 
 class _Applied(NamedTuple):
@@ -98,7 +92,7 @@ def _apply(session: Session, conn: Connection, graph: Graph, *, bulk: bool) -> _
     left = settle_leaving(conn, plan, now)
     audit_graph_changes(conn, changed, ADDED_CHANGES, now)
     audit_graph_changes(conn, left, LEFT_CHANGES, now)
-    _forget_loaded_records(session)
+    forget_loaded(session, RiskPerson, RiskSource)  # the statements wrote behind its back
     return _Applied(SecondaryRefresh(int(plan.add_person_id.size), left.num_rows), made, now)
 
 

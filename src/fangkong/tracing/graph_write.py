@@ -16,11 +16,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
-from sqlalchemy import Connection, TextClause, bindparam, text
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from fangkong.bulkio import copy_in, copy_out, is_postgres, reserve_ids, staged
-from fangkong.db import UtcDateTime
+from fangkong.bulkio import copy_in, copy_out, is_postgres, reserve_ids, staged, timed_text
 from fangkong.policy import get_policy
 from fangkong.tracing.graph import (
     CREATE,
@@ -50,12 +49,6 @@ def graph_source(close_contact_person_id: int) -> str:
 Mask = NDArray[np.bool_]
 # The risk records a step changed, for their audit events.
 CHANGED = pa.schema([("risk_id", pa.int64()), ("region_code", pa.string())])
-
-
-def _timed(sql: str, *names: str) -> TextClause:
-    """A statement whose named parameters are times, bound as the ORM binds
-    them (so SQLite stores them in the same text form)."""
-    return text(sql).bindparams(*(bindparam(n, type_=UtcDateTime()) for n in names))
 
 
 def _time_text(conn: Connection, micros: Times) -> pa.Array:
@@ -190,7 +183,7 @@ def _update_held(conn: Connection, now: datetime) -> None:
         "measure": policy.measure_for("secondary"),
     }
     conn.execute(
-        _timed(
+        timed_text(
             f"""UPDATE risk_person SET category = 'secondary', measure = :measure,
                 deadline_at = CASE WHEN deadline_at < :deadline THEN deadline_at
                                    ELSE :deadline END,
@@ -203,7 +196,7 @@ def _update_held(conn: Connection, now: datetime) -> None:
         values,
     )
     conn.execute(
-        _timed(
+        timed_text(
             f"""UPDATE risk_person SET category = 'secondary', measure = :measure,
                 status = 'to_find', released_at = NULL, release_reason = '',
                 controlled_at = NULL, identified_at = :now, deadline_at = :deadline,
@@ -320,7 +313,7 @@ def _move_out(conn: Connection, ranks: Ids, now: datetime) -> None:
     """The staged records released (no category left) or moved to their
     category (one of ``ranks``)."""
     conn.execute(
-        _timed(
+        timed_text(
             """UPDATE risk_person SET status = 'released', released_at = :now,
                 release_reason = 'not_a_contact', updated_at = :now
             WHERE id IN (SELECT risk_id FROM stage_graph_next WHERE category = '')""",
@@ -332,7 +325,7 @@ def _move_out(conn: Connection, ranks: Ids, now: datetime) -> None:
     for rank in ranks:
         category = CATEGORY_BY_RANK[int(rank)]
         conn.execute(
-            _timed(
+            timed_text(
                 """UPDATE risk_person SET category = :category, measure = :measure,
                     updated_at = :now
                 WHERE id IN (SELECT risk_id FROM stage_graph_next
