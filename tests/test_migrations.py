@@ -61,9 +61,10 @@ def test_sqlite_migrations_keep_rows_that_point_at_a_rebuilt_table(tmp_path: Pat
         assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
-def test_exposures_of_persons_moved_before_0007_follow_them(tmp_path: Path) -> None:
-    """An exposure written in the region the person was in before a registry
-    move is brought to the person's current region."""
+def test_records_of_persons_moved_before_0007_follow_them(tmp_path: Path) -> None:
+    """An exposure and a risk record written in the region the person was in
+    before a registry move are brought to the person's current region, the
+    record with its audit event; the exposure the person caused stays."""
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     upgrade(url, "0006")
     with sqlite3.connect(tmp_path / "old.sqlite3") as raw:
@@ -74,11 +75,30 @@ def test_exposures_of_persons_moved_before_0007_follow_them(tmp_path: Path) -> N
                 "1, '2022-03-14 00:00:00', '2022-03-14 00:00:00')",
                 (person_id, f"id{person_id}", region),
             )
+        for edge_id, source, target in ((1, 1, 2), (2, 2, 1)):
+            raw.execute(
+                "INSERT INTO exposure (id, source_person_id, person_id, region_code, setting, "
+                "transmission, recorded_at) VALUES (?, ?, ?, '131002001001', 'household', 0, "
+                "'2022-03-14 00:00:00')",
+                (edge_id, source, target),
+            )
         raw.execute(
-            "INSERT INTO exposure (id, source_person_id, person_id, region_code, setting, "
-            "transmission, recorded_at) VALUES (1, 1, 2, '131002001001', 'household', 0, "
-            "'2022-03-14 00:00:00')"
+            "INSERT INTO risk_person (id, person_id, region_code, category, measure, status, "
+            "identified_at, deadline_at, release_reason, updated_at) VALUES (7, 2, "
+            "'131002001001', 'close', 'centralized_quarantine', 'to_find', "
+            "'2022-03-14 00:00:00', '2022-03-15 00:00:00', '', '2022-03-14 00:00:00')"
         )
     upgrade(url)
     with sqlite3.connect(tmp_path / "old.sqlite3") as raw:
-        assert raw.execute("SELECT region_code FROM exposure").fetchall() == [("131002002001",)]
+        assert raw.execute("SELECT id, region_code FROM exposure ORDER BY id").fetchall() == [
+            (1, "131002002001"),
+            (2, "131002001001"),
+        ]
+        assert raw.execute("SELECT region_code FROM risk_person").fetchall() == [("131002002001",)]
+        events = raw.execute(
+            "SELECT action, object_id, region_code, json_extract(changes, '$.region_code') "
+            "FROM audit_event WHERE object_type = 'risk_person'"
+        ).fetchall()
+        assert events == [
+            ("risk_person.region", "7", "131002002001", '["131002001001","131002002001"]')
+        ]

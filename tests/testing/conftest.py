@@ -120,13 +120,12 @@ ORPHANS = {
     "LEFT JOIN import_batch b ON b.id = x.import_batch_id "
     "WHERE x.import_batch_id IS NOT NULL AND b.id IS NULL",
     # Not references but the same kind of promise (tracing/registry_moves.py):
-    # an exposure is in its exposed person's region, an open risk record in
+    # an exposure is in its exposed person's current region, a risk record in
     # its person's.
     "exposure.region_code": "SELECT COUNT(*) FROM exposure x "
     "JOIN person p ON p.id = x.person_id WHERE x.region_code <> p.region_code",
     "risk_person.region_code": "SELECT COUNT(*) FROM risk_person x "
-    "JOIN person p ON p.id = x.person_id "
-    "WHERE x.status <> 'released' AND x.region_code <> p.region_code",
+    "JOIN person p ON p.id = x.person_id WHERE x.region_code <> p.region_code",
 }
 
 

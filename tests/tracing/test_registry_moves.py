@@ -1,10 +1,13 @@
 """Tracing follows the registry: a registry import that moves a person to
-another community takes their exposures and their open risk record with
-them, and a secondary contact made afterwards is in the new community."""
+another community takes their exposures and their risk record with them,
+and every record made or opened again afterwards is in the new community.
+(The tracing tests' teardown also checks that every exposure and every
+risk record is in its person's region: tests/testing/conftest.py.)"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +16,9 @@ from sqlalchemy.orm import Session
 from fangkong import clock
 from fangkong.access.models import AuditEvent
 from fangkong.access.service import Actor
-from fangkong.people.importing import import_people
+from fangkong.people.importing import ImportResult, import_people
+from fangkong.tracing.contacts import record_transmission
+from fangkong.tracing.control import assign_risk_persons
 from fangkong.tracing.graph_service import (
     refresh_secondary_contacts,
     release_risk_person,
@@ -22,7 +27,8 @@ from fangkong.tracing.graph_service import (
 from fangkong.tracing.models import Exposure, RiskPerson
 from fangkong.tracing.risk import note_risk_person
 from tests.factories import Row, registry_csv
-from tests.testing.conftest import Registry, Resident, registry_rows
+from tests.testing.conftest import A1, B1, FrozenClock, Registry, Resident, registry_rows
+from tests.tracing.test_graph import make_case
 
 
 def registry_row(who: Resident) -> Row:
@@ -33,107 +39,222 @@ def registry_row(who: Resident) -> Row:
     return row
 
 
-def move(session: Session, actor: Actor, who: Resident, community: str) -> None:
+def move(session: Session, actor: Actor, who: Resident, community: str) -> ImportResult:
     """Re-import the person's registry row with another community."""
     row = registry_row(who)
     row.region_code = community
     result = import_people(session, actor, registry_csv([row]), "move.csv")
     assert (result.updated, result.rejected) == (1, 0), result.rejects
+    return result
 
 
-def note(session: Session, who: Resident, category: str = "close") -> RiskPerson:
+def note(
+    session: Session, who: Resident, category: str = "close", source: str = "社区"
+) -> RiskPerson:
     return note_risk_person(
         session,
         person_id=who.id,
         region_code=who.region_code,
         category=category,
         channel="screening",
-        source="社区排查",
+        source=source,
         reported_at=clock.now(),
     ).risk_person
 
 
-def edge(session: Session, source: Resident, target: Resident) -> None:
+def edge(session: Session, source: Resident, target: Resident, region: str | None = None) -> None:
     session.add(
         Exposure(
             source_person_id=source.id,
             person_id=target.id,
-            region_code=target.region_code,
+            region_code=region or target.region_code,
             setting="social",
-            last_exposure_at=datetime(2022, 3, 13, 1, tzinfo=UTC),
+            last_exposure_at=clock.now() - timedelta(minutes=30),
             transmission=False,
             recorded_at=clock.now(),
         )
     )
 
 
-def region_of_exposures(session: Session, who: Resident) -> set[str]:
-    return set(session.scalars(select(Exposure.region_code).where(Exposure.person_id == who.id)))
+def record(session: Session, risk_id: int) -> RiskPerson:
+    found = session.get(RiskPerson, risk_id)
+    assert found is not None
+    return found
 
 
-def test_a_move_takes_the_exposures_and_the_open_record_along(
+def moves_audited(session: Session) -> list[AuditEvent]:
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "risk_person.region")
+            .order_by(AuditEvent.object_id)
+        )
+    )
+
+
+def test_a_move_takes_the_exposures_and_the_records_along(
     session: Session, county_commander: Actor, registry: Registry
 ) -> None:
     close, moving, released = registry.a1[0], registry.a1[1], registry.a1[2]
-    new_home = registry.b1[0].region_code
     open_record = note(session, moving, "general")
     closed_record = note(session, released, "general")
-    edge(session, close, moving)
+    edge(session, close, moving)  # into the moving person: moves
+    edge(session, moving, close)  # from them: stays with the person it exposed
     session.commit()
     release_risk_person(session, county_commander, closed_record.id, "completed")
-    before = closed_record.region_code
 
-    move(session, county_commander, moving, new_home)
-    move(session, county_commander, released, new_home)
+    first = move(session, county_commander, moving, B1)
+    second = move(session, county_commander, released, B1)
 
-    session.expire_all()
-    assert session.get(RiskPerson, open_record.id).region_code == new_home  # type: ignore[union-attr]
-    assert region_of_exposures(session, moving) == {new_home}
-    # a released record is history: it stays where it was closed
-    assert session.get(RiskPerson, closed_record.id).region_code == before  # type: ignore[union-attr]
-    events = session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "risk_person.region")
-    ).all()
-    assert [(e.object_id, e.region_code, e.changes["region_code"]) for e in events] == [
-        (str(open_record.id), new_home, [moving.region_code, new_home])
+    assert record(session, open_record.id).region_code == B1
+    assert record(session, closed_record.id).region_code == B1  # the person's one record
+    regions = dict(
+        session.execute(
+            select(Exposure.person_id, Exposure.region_code).where(
+                Exposure.person_id.in_([moving.id, close.id])
+            )
+        ).all()
+    )
+    assert regions == {moving.id: B1, close.id: A1}
+    events = moves_audited(session)
+    assert [(e.object_id, e.region_code, e.changes) for e in events] == [
+        (
+            str(risk.id),
+            B1,
+            {
+                "region_code": [A1, B1],
+                "reason": "the registry moved the person",
+                "import_batch": result.batch_id,
+            },
+        )
+        for risk, result in sorted(
+            [(open_record, first), (closed_record, second)], key=lambda pair: str(pair[0].id)
+        )
     ]
-    assert events[0].actor_label == county_commander.username
+    assert {e.actor_label for e in events} == {county_commander.username}
 
 
 def test_an_import_that_moves_nobody_moves_nothing(
     session: Session, county_commander: Actor, registry: Registry
 ) -> None:
     who = registry.a1[1]
-    record = note(session, who)
+    risk = note(session, who)
     session.commit()
     row = registry_row(who)
     row.phone = "13900000000"
     result = import_people(session, county_commander, registry_csv([row]), "phone.csv")
     assert result.updated == 1
-    session.expire_all()
-    assert session.get(RiskPerson, record.id).region_code == who.region_code  # type: ignore[union-attr]
-    assert not session.scalars(
-        select(AuditEvent).where(AuditEvent.action == "risk_person.region")
-    ).all()
+    assert record(session, risk.id).region_code == A1
+    assert moves_audited(session) == []
+
+
+def test_a_worker_who_cannot_see_the_new_community_loses_the_assignment(
+    session: Session,
+    county_commander: Actor,
+    registry: Registry,
+    make_actor: Callable[..., Actor],
+) -> None:
+    community_worker = make_actor("community_worker", A1)
+    county_worker = make_actor("community_worker", county_commander.jurisdiction)
+    local, countywide = registry.a1[1], registry.a1[2]
+    for who, worker in ((local, community_worker), (countywide, county_worker)):
+        assign_risk_persons(session, county_commander, [note(session, who).id], worker.user_id)
+    for who in (local, countywide):
+        move(session, county_commander, who, B1)
+    assigned = dict(
+        session.execute(
+            select(RiskPerson.person_id, RiskPerson.assigned_to).where(
+                RiskPerson.person_id.in_([local.id, countywide.id])
+            )
+        ).all()
+    )
+    assert assigned == {local.id: None, countywide.id: county_worker.user_id}
+    unassigned = [e.changes.get("assigned_to") for e in moves_audited(session)]
+    assert [community_worker.user_id, None] in unassigned
+    assert unassigned.count(None) == 1
+
+
+def test_a_record_opened_again_after_a_move_is_in_the_new_community(
+    session: Session, county_commander: Actor, registry: Registry, frozen: FrozenClock
+) -> None:
+    who = registry.a1[1]
+    risk = note(session, who)
+    session.commit()
+    release_risk_person(session, county_commander, risk.id, "completed")
+    move(session, county_commander, who, B1)
+    frozen.advance(hours=1)
+    again = note_risk_person(
+        session,
+        person_id=who.id,
+        region_code=B1,
+        category="close",
+        channel="screening",
+        source="又报",
+        reported_at=clock.now(),
+    ).risk_person
+    session.commit()
+    assert (again.id, again.status, again.region_code) == (risk.id, "to_find", B1)
 
 
 @pytest.mark.parametrize("whole", [True, False], ids=["whole_graph", "around"])
-def test_a_new_secondary_contact_is_in_the_registry_region_of_the_person_now(
-    session: Session, county_commander: Actor, registry: Registry, whole: bool
+def test_a_secondary_contact_named_after_a_move_is_in_the_new_community(
+    session: Session,
+    county_commander: Actor,
+    registry: Registry,
+    frozen: FrozenClock,
+    whole: bool,
 ) -> None:
-    """The exposure was named while they lived in A1; the registry has moved
-    them to B1 since: B1 must find them, whichever way the record is made."""
-    close, exposed = registry.a1[0], registry.a1[1]
+    """The exposure was named while they lived in A1 and the registry has
+    moved them since; others are made, raised and opened again in the same
+    refresh, in their own communities."""
+    close, moved, released = registry.a1[0], registry.a1[1], registry.a1[3]
+    raised, fresh = registry.a2[0], registry.gy[0]
     note(session, close)
-    edge(session, close, exposed)
+    note(session, raised, "general")
+    old = note(session, released, "general")
     session.commit()
-    moved_to = registry.b1[0].region_code
-    assert exposed.region_code != moved_to
-    move(session, county_commander, exposed, moved_to)
+    release_risk_person(session, county_commander, old.id, "completed")
+    frozen.advance(minutes=10)  # exposures named after the release open it again
+    for target in (moved, released, raised, fresh):
+        edge(session, close, target)
+    session.commit()
+    move(session, county_commander, moved, B1)
+    move(session, county_commander, released, B1)
+    frozen.advance(hours=1)
     if whole:
         refresh_secondary_contacts(session, county_commander)
     else:
         update_secondary_contacts_around(session, [close.id])
         session.commit()
-    record = session.scalars(select(RiskPerson).where(RiskPerson.person_id == exposed.id)).one()
-    assert (record.category, record.region_code) == ("secondary", moved_to)
+    found = {
+        person_id: (category, status, region)
+        for person_id, category, status, region in session.execute(
+            select(
+                RiskPerson.person_id, RiskPerson.category, RiskPerson.status, RiskPerson.region_code
+            )
+        )
+    }
+    assert found[moved.id] == ("secondary", "to_find", B1)
+    assert found[released.id] == ("secondary", "to_find", B1)
+    assert found[raised.id] == ("secondary", "to_find", raised.region_code)
+    assert found[fresh.id] == ("secondary", "to_find", fresh.region_code)
+
+
+def test_a_transmission_recorded_after_a_move_is_in_the_new_community(
+    session: Session, county_commander: Actor, epidemiologist: Actor, registry: Registry
+) -> None:
+    infector, infectee = registry.a1[0], registry.a1[1]
+
+    first, second = (
+        make_case(session, epidemiologist, infector),
+        make_case(session, epidemiologist, infectee),
+    )
+    move(session, county_commander, infectee, B1)
+    link = record_transmission(
+        session,
+        epidemiologist,
+        infector_case_id=first.id,
+        infectee_case_id=second.id,
+        setting="household",
+    )
+    assert link.region_code == B1

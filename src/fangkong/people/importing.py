@@ -13,13 +13,12 @@ from datetime import datetime
 
 import numpy as np
 import pyarrow.compute as pc
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from fangkong import clock
-from fangkong.access.models import AuditEvent
 from fangkong.access.rules import Permission
-from fangkong.access.service import Actor, record_audit, require
+from fangkong.access.service import Actor, record_audit, record_audits, require
 from fangkong.bulkio import analyze_after_bulk, bulk_cache
 from fangkong.errors import NotFound
 from fangkong.imports import (
@@ -205,28 +204,23 @@ def _merge(
             first_load.restore_constraints(conn)
         analyze_after_bulk(conn, ("person", "address", "household"), outcome.inserted)
     if outcome.changes:
-        session.execute(
-            insert(AuditEvent),
-            [
-                {
-                    "at": now,
-                    "actor_id": actor.user_id,
-                    "actor_label": actor.username,
-                    "action": "person.update",
-                    "object_type": "person",
-                    "object_id": str(person_id),
-                    "region_code": region,
-                    "changes": {**diff, "import_batch": batch.id},
-                }
+        record_audits(
+            session,
+            actor,
+            "person.update",
+            "person",
+            (
+                (person_id, region, {**diff, "import_batch": batch.id})
                 for person_id, region, diff in outcome.changes
-            ],
+            ),
+            at=now,
         )
         moved = {
             person_id: region
             for person_id, region, diff in outcome.changes
             if "region_code" in diff
         }
-        follow_registry_moves(session, actor, moved, import_batch=batch.id)
+        follow_registry_moves(session, actor, moved, import_batch=batch.id, now=now)
     if outcome.foreign_rows:
         label = FIELD_LABELS["id_number"]
         ids = dict(

@@ -123,6 +123,15 @@ def iter_persons(
         yield _view(p, a, h, unmasked)
 
 
+def person_held(session: Session, person_id: int) -> Person | None:
+    """The person, read with a share lock held until the caller's
+    transaction ends: a registry import cannot move them in between, so the
+    region the caller writes on their exposures and risk record is current
+    (tracing/registry_moves.py). A no-op lock on SQLite, whose writers take
+    turns anyway."""
+    return session.get(Person, person_id, with_for_update={"read": True}, populate_existing=True)
+
+
 def _load(session: Session, actor: Actor, person_id: int) -> Person:
     person = session.get(Person, person_id)
     ensure_in_scope(actor, person.region_code if person else None, "person")

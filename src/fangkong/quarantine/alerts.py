@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 from fangkong import clock
 from fangkong.access.service import SYSTEM, record_audit
 from fangkong.config import get_settings
-from fangkong.people.models import Person
+from fangkong.people.service import person_held
 from fangkong.policy import get_policy
 from fangkong.quarantine.alert_rules import Spot, neighbour_relation, new_period_tests
 from fangkong.quarantine.models import (
@@ -337,7 +337,7 @@ def _stays_in_facility_at(
 def _note_neighbour(
     session: Session, alert: QuarantineAlert, stay: Stay, found: InStayPositive, now: datetime
 ) -> RiskPerson:
-    person = session.get(Person, stay.person_id)
+    person = person_held(session, stay.person_id)
     assert person is not None  # a foreign key
     noted = note_risk_person(
         session,

@@ -21,6 +21,7 @@ from fangkong.access.rules import Permission
 from fangkong.access.service import Actor, ensure_in_scope, record_audit, require
 from fangkong.errors import Conflict, InvalidInput
 from fangkong.people.models import Person
+from fangkong.people.service import person_held
 from fangkong.tracing.case_rules import contact_category
 from fangkong.tracing.cases import case_of_person, get_case
 from fangkong.tracing.graph_service import update_secondary_contacts_around
@@ -86,7 +87,7 @@ def name_contact(
     assert case is not None  # a foreign key
     _check_setting(setting)
     not_future("last_exposure_at", last_exposure_at)
-    person = session.get(Person, person_id)
+    person = person_held(session, person_id)
     ensure_in_scope(actor, person.region_code if person else None, "person")
     assert person is not None
     if person.id == case.person_id:
@@ -195,7 +196,7 @@ def name_contact_of_contact(
         raise InvalidInput(
             "contact_person_id", "is a case: name their contacts in their own investigation"
         )
-    person = session.get(Person, person_id)
+    person = person_held(session, person_id)
     ensure_in_scope(actor, person.region_code if person else None, "person")
     assert person is not None
     if person.id in (contact_person_id, case.person_id):
@@ -295,10 +296,12 @@ def record_transmission(
     edge = _edge(session, infector.person_id, infectee.person_id)
     before = _is_transmission(edge)
     if edge is None:
+        exposed = person_held(session, infectee.person_id)
+        assert exposed is not None  # a foreign key
         edge = Exposure(
             source_person_id=infector.person_id,
             person_id=infectee.person_id,
-            region_code=infectee.region_code,
+            region_code=exposed.region_code,  # the person's now, not the case's (registry_moves)
             setting=setting,
             last_exposure_at=last_exposure_at,
             transmission=True,
