@@ -50,8 +50,8 @@ class Databases:
             self.urls[backend] = self.fresh(backend)
         return self.urls[backend]
 
-    def fresh(self, backend: str) -> str:
-        """A new, migrated, empty database."""
+    def fresh(self, backend: str, revision: str = "head") -> str:
+        """A new, empty database migrated to ``revision``."""
         if backend == "sqlite":
             url = f"sqlite:///{self.tmp / f'test-{uuid.uuid4().hex[:8]}.sqlite3'}"
         else:
@@ -65,7 +65,7 @@ class Databases:
                 conn.execute(f'CREATE DATABASE "{name}"')
             self.created_pg.append(name)
             url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(False)
-        upgrade(url)
+        upgrade(url, revision)
         return url
 
     def engine(self, backend: str) -> Engine:

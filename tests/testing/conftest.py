@@ -133,14 +133,15 @@ ORPHANS = {
 def no_orphans(request: pytest.FixtureRequest) -> Iterator[None]:
     """After every test that used a database session, no tube, swab or
     result refers to a row that does not exist (with the right round and
-    person, too; only a stay's tube and its swab belong to no round)."""
+    person, too; only a stay's tube and its swab belong to no round), and
+    every exposure and risk record is in its person's current region."""
     if "session" not in request.fixturenames:
         yield
         return
     session: Session = request.getfixturevalue("session")  # set up first, torn down after
     yield
     found = {name: session.execute(text(sql)).scalar_one() for name, sql in ORPHANS.items()}
-    assert not any(found.values()), f"dangling references: {found}"
+    assert not any(found.values()), f"dangling references or stale regions: {found}"
 
 
 def local(moment: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:

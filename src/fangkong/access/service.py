@@ -109,9 +109,10 @@ def record_audits(
     """Add one audit event per ``(object id, region code, changes)`` to the
     caller's transaction in one statement (a bulk change audits thousands of
     objects; no commit here)."""
+    at = at or clock.now()  # one time for the whole change
     rows = [
         {
-            "at": at or clock.now(),
+            "at": at,
             "actor_id": actor.user_id,
             "actor_label": actor.username,
             "action": action,

@@ -216,8 +216,8 @@ def _merge(
             at=now,
         )
         moved = {
-            person_id: region
-            for person_id, region, diff in outcome.changes
+            person_id: (diff["region_code"][0], diff["region_code"][1])
+            for person_id, _, diff in outcome.changes
             if "region_code" in diff
         }
         follow_registry_moves(session, actor, moved, import_batch=batch.id, now=now)

@@ -76,8 +76,8 @@ def add_one_by_one(
     session: Session, plan: RefreshPlan, regions: pa.Array, now: datetime
 ) -> pa.Table:
     """Each new secondary contact through the one-record rule, in ``regions``
-    (the registry's region of each person); returns the records
-    (``CHANGED``)."""
+    (each person's current region, which their exposures carry); returns the
+    records (``CHANGED``)."""
     risks = [
         note_risk_person(
             session,
@@ -112,7 +112,7 @@ def add_in_bulk(
     the tables again, and the new records' sources are hashed while the
     server writes the records (benchmarks/RESULTS.md, "Tracing"). Returns
     the records that were held and those made (``CHANGED`` each); ``regions``
-    are the registry's regions of the plan's persons."""
+    are the plan's persons' current regions, which their exposures carry."""
     creating = plan.add_action == CREATE
     with ThreadPoolExecutor(1) as worker:
         reports = worker.submit(_graph_reports, plan.add_close_contact_id[creating], now)

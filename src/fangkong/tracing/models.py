@@ -204,7 +204,8 @@ class RiskPerson(Base):
     release_reason: Mapped[str] = mapped_column(String(16), default="")
     # No foreign key either: its trigger fired for every row a bulk write
     # adds, null or not (0.3 s of a first whole-graph refresh's 217,000
-    # records). Only assign_risk_persons writes it, with a user it checked;
+    # records). Only assign_risk_persons sets it, with a user it checked (a
+    # registry move clears it when that user cannot see the new community);
     # users are deactivated, never deleted; the tests check for orphans.
     assigned_to: Mapped[int | None] = mapped_column(Integer, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

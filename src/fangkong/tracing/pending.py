@@ -22,6 +22,7 @@ from fangkong.access.service import Actor, record_audit, require, scope
 from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.people.identity import mask_identity
 from fangkong.people.models import Person
+from fangkong.people.service import person_held
 from fangkong.tracing.match_rules import PENDING_REASONS
 from fangkong.tracing.models import PendingMatch, RequestItem
 from fangkong.tracing.risk import note_risk_person
@@ -107,7 +108,7 @@ def resolve_pending_match(session: Session, actor: Actor, pending_id: int, perso
     actor's jurisdiction found by search). Returns the risk person's id."""
     require(actor, Permission.TRACING_MANAGE)
     pending = _open(session, actor, pending_id)
-    person = session.get(Person, person_id)
+    person = person_held(session, person_id)
     if person is None or not covers(actor.jurisdiction, person.region_code):
         raise InvalidInput("person_id", "no person of your jurisdiction with that id")
     if person.merged_into_id is not None:

@@ -15,7 +15,8 @@ of looking each new secondary contact up in the registry
 (:mod:`fangkong.tracing.graph_write`). The writers of exposures read the
 person with a share lock, so a move cannot slip between their read and
 their write; the tracing and quarantine tests check both promises after
-each test."""
+each test. Exposures have no audit event of their own: they are facts of
+an investigation, and a move is the import's."""
 
 from __future__ import annotations
 
@@ -26,81 +27,78 @@ import pyarrow as pa
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from fangkong.access.rules import covers
 from fangkong.access.service import Actor, record_audits
-from fangkong.bulkio import key_text, lock_for_append, staged, timed_text
+from fangkong.bulkio import key_text, staged, timed_text
 from fangkong.db import forget_loaded
 from fangkong.tracing.models import Exposure, RiskPerson
 
-MOVED_RECORDS = "risk_id BIGINT PRIMARY KEY, region_code {key}, unassign BOOLEAN NOT NULL"
+# A record assigned to a worker who cannot see its new community is no
+# longer assigned (a jurisdiction is a prefix of the region codes it covers).
+UNASSIGN_UNSEEN = """CASE WHEN risk_person.assigned_to IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM user_account u WHERE u.id = risk_person.assigned_to
+    AND substr(m.region_code, 1, length(u.jurisdiction)) = u.jurisdiction)
+THEN NULL ELSE risk_person.assigned_to END"""
 
 
 def follow_registry_moves(
     session: Session,
     actor: Actor,
-    moved: Mapping[int, str],
+    moved: Mapping[int, tuple[str, str]],
     *,
     import_batch: int,
     now: datetime,
 ) -> int:
     """Move the exposures and the risk records of the ``moved`` persons
-    (person id -> new region code) to their new regions: one audit event
-    per record moved, in its new region; a record assigned to a worker who
-    cannot see the new region is no longer assigned. A step of the registry
-    import: adds to its transaction, does not commit. Returns the number of
-    risk records moved."""
+    (person id -> (old, new) region code) to their new regions: one audit
+    event per record moved, in its new region; a record assigned to a
+    worker who cannot see the new region is no longer assigned. A step of
+    the registry import: adds to its transaction, does not commit. Returns
+    the number of risk records moved.
+
+    No table lock: the import holds the moved persons' rows (its update),
+    the writers of exposures and records hold theirs with a share lock
+    first, and a whole-graph refresh in progress holds ``risk_person``, so
+    the update below waits for it and then moves the records it made; the
+    audit follows what the update returns."""
     if not moved:
         return 0
     conn = session.connection()
-    # The same rows for the read and the writes below; a whole-graph refresh
-    # or a channel import in progress finishes first.
-    lock_for_append(conn, ["exposure", "risk_person"])
     persons = pa.table(
         {
             "person_id": pa.array(list(moved), pa.int64()),
-            "region_code": pa.array(list(moved.values()), pa.string()),
+            "region_code": pa.array([new for _, new in moved.values()], pa.string()),
         }
     )
-    key = key_text(conn)
-    with staged(conn, "stage_moved", f"person_id BIGINT PRIMARY KEY, region_code {key}", persons):
+    columns = f"person_id BIGINT PRIMARY KEY, region_code {key_text(conn)}"
+    with staged(conn, "stage_moved", columns, persons):
         conn.execute(
             text(
                 """UPDATE exposure SET region_code = m.region_code FROM stage_moved m
                 WHERE m.person_id = exposure.person_id AND exposure.region_code <> m.region_code"""
             )
         )
+        assignees: dict[int, int] = dict(
+            conn.execute(
+                text(
+                    """SELECT r.id, r.assigned_to FROM risk_person r
+                    JOIN stage_moved m ON m.person_id = r.person_id
+                    WHERE r.assigned_to IS NOT NULL AND r.region_code <> m.region_code"""
+                )
+            ).all()
+        )
         records = conn.execute(
-            text(
-                """SELECT r.id, r.region_code, m.region_code, r.assigned_to, u.jurisdiction
-                FROM risk_person r JOIN stage_moved m ON m.person_id = r.person_id
-                LEFT JOIN user_account u ON u.id = r.assigned_to
-                WHERE r.region_code <> m.region_code"""
-            )
-        ).all()
-    if not records:
-        return 0
-    unassigned = {
-        risk_id
-        for risk_id, _, new, assignee, jurisdiction in records
-        if assignee is not None and not covers(jurisdiction or "", new)
-    }
-    rows = pa.table(
-        {
-            "risk_id": pa.array([r[0] for r in records], pa.int64()),
-            "region_code": pa.array([r[2] for r in records], pa.string()),
-            "unassign": pa.array([r[0] in unassigned for r in records], pa.bool_()),
-        }
-    )
-    with staged(conn, "stage_moved_records", MOVED_RECORDS.format(key=key), rows):
-        conn.execute(
             timed_text(
-                """UPDATE risk_person SET region_code = m.region_code, updated_at = :now,
-                    assigned_to = CASE WHEN m.unassign THEN NULL ELSE assigned_to END
-                FROM stage_moved_records m WHERE m.risk_id = risk_person.id""",
+                f"""UPDATE risk_person SET region_code = m.region_code, updated_at = :now,
+                    assigned_to = {UNASSIGN_UNSEEN}
+                FROM stage_moved m
+                WHERE m.person_id = risk_person.person_id
+                    AND risk_person.region_code <> m.region_code
+                RETURNING risk_person.id, risk_person.person_id, risk_person.assigned_to""",
                 "now",
             ),
             {"now": now},
-        )
+        ).all()
+    forget_loaded(session, RiskPerson, Exposure)
     record_audits(
         session,
         actor,
@@ -109,17 +107,20 @@ def follow_registry_moves(
         (
             (
                 risk_id,
-                new,
+                moved[person_id][1],
                 {
-                    "region_code": [old, new],
+                    "region_code": list(moved[person_id]),
                     "reason": "the registry moved the person",
                     "import_batch": import_batch,
-                    **({"assigned_to": [assignee, None]} if risk_id in unassigned else {}),
+                    **_unassigned(assignees.get(risk_id), assigned_to),
                 },
             )
-            for risk_id, old, new, assignee, _ in records
+            for risk_id, person_id, assigned_to in sorted(records)
         ),
         at=now,
     )
-    forget_loaded(session, RiskPerson, Exposure)
     return len(records)
+
+
+def _unassigned(before: int | None, after: int | None) -> dict[str, list[int | None]]:
+    return {"assigned_to": [before, None]} if before is not None and after is None else {}

@@ -26,6 +26,7 @@ from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.people.identity import IdType, mask_identity
 from fangkong.people.models import Person
 from fangkong.people.phones import mask_phone
+from fangkong.people.service import person_held
 from fangkong.tracing.matching import IncomingPerson, match_one
 from fangkong.tracing.models import (
     CATEGORIES,
@@ -265,7 +266,7 @@ def accept_request(session: Session, actor: Actor, request_id: int) -> Accepted:
             _keep_pending(session, request, item, record, match.candidate_ids, match.pending_reason)
             pending += 1
             continue
-        person = session.get(Person, match.person_id)
+        person = person_held(session, match.person_id)
         assert person is not None
         if not covers(actor.jurisdiction, person.region_code):
             matched += 1  # registered elsewhere (often the sender's own): found by item only

@@ -28,8 +28,8 @@ from fangkong.config import get_settings
 from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.people.identity import MESSAGES as ID_MESSAGES
 from fangkong.people.identity import IdType, Problem, check_identity
-from fangkong.people.models import Person
 from fangkong.people.phones import check_phone
+from fangkong.people.service import person_held
 from fangkong.regions.models import Region
 from fangkong.tracing.matching import IncomingPerson, Match, match_one
 from fangkong.tracing.models import CATEGORIES, PendingMatch, Place, SelfReport
@@ -258,7 +258,7 @@ def accept_self_report(
         _keep_pending(session, report, category, last_exposure, match)
         _triaged(session, actor, report, "self_report.accept_pending", {"category": category})
         return None
-    person = session.get(Person, match.person_id)
+    person = person_held(session, match.person_id)
     assert person is not None
     noted = note_risk_person(
         session,

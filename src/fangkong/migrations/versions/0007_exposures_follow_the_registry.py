@@ -21,33 +21,54 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# An assignee who cannot see the person's community (a jurisdiction is a
+# prefix of the codes it covers); as tracing/registry_moves.py.
+UNSEEN = """r.assigned_to IS NOT NULL AND NOT EXISTS (SELECT 1 FROM user_account u
+    WHERE u.id = r.assigned_to
+    AND substr(p.region_code, 1, length(u.jurisdiction)) = u.jurisdiction)"""
+MOVED = (
+    "FROM risk_person r JOIN person p ON p.id = r.person_id WHERE r.region_code <> p.region_code"
+)
+
+
 def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
     now = datetime.now(UTC)
+    at = now if postgres else now.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     json_object, json_array = (
         ("json_build_object", "json_build_array") if postgres else ("json_object", "json_array")
     )
+    region = f"'region_code', {json_array}(r.region_code, p.region_code)"
+    reason = "'reason', 'the registry moved the person before version 0007'"
+    for unseen, changes in (
+        (f"NOT ({UNSEEN})", f"{json_object}({region}, {reason})"),
+        (
+            UNSEEN,
+            f"{json_object}({region}, {reason}, 'assigned_to', {json_array}(r.assigned_to, NULL))",
+        ),
+    ):
+        op.execute(
+            text(
+                "INSERT INTO audit_event (at, actor_id, actor_label, action, object_type, "
+                "object_id, region_code, changes) "
+                "SELECT :now, NULL, 'migration 0007', 'risk_person.region', 'risk_person', "
+                f"CAST(r.id AS VARCHAR(64)), p.region_code, {changes} "
+                f"{MOVED} AND {unseen} ORDER BY r.id"
+            ).bindparams(now=at)
+        )
     op.execute(
         text(
-            "INSERT INTO audit_event (at, actor_id, actor_label, action, object_type, "
-            "object_id, region_code, changes) "
-            "SELECT :now, NULL, 'migration 0007', 'risk_person.region', 'risk_person', "
-            "CAST(r.id AS VARCHAR(64)), p.region_code, "
-            f"{json_object}('region_code', {json_array}(r.region_code, p.region_code), "
-            "'reason', 'the registry moved the person before version 0007') "
-            "FROM risk_person r JOIN person p ON p.id = r.person_id "
-            "WHERE r.region_code <> p.region_code ORDER BY r.id"
-        ).bindparams(
-            now=now
-            if postgres
-            else now.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        )
+            "UPDATE risk_person SET region_code = p.region_code, updated_at = :now, "
+            f"assigned_to = CASE WHEN {UNSEEN.replace('r.assigned_to', 'risk_person.assigned_to')} "
+            "THEN NULL ELSE risk_person.assigned_to END "
+            "FROM person p WHERE p.id = risk_person.person_id "
+            "AND risk_person.region_code <> p.region_code"
+        ).bindparams(now=at)
     )
-    for table in ("risk_person", "exposure"):
-        op.execute(
-            f"UPDATE {table} SET region_code = p.region_code FROM person p "
-            f"WHERE p.id = {table}.person_id AND {table}.region_code <> p.region_code"
-        )
+    op.execute(
+        "UPDATE exposure SET region_code = p.region_code FROM person p "
+        "WHERE p.id = exposure.person_id AND exposure.region_code <> p.region_code"
+    )
 
 
 def downgrade() -> None:
