@@ -12,8 +12,10 @@ transaction with the persons whose region it changed; it is the only
 writer that moves a person. With it, every exposure carries the current
 region of its exposed person, which the whole-graph refresh reads instead
 of looking each new secondary contact up in the registry
-(:mod:`fangkong.tracing.graph_write`). The writers of exposures read the
-person with a share lock, so a move cannot slip between their read and
+(:mod:`fangkong.tracing.graph_write`). The writers of exposures and of
+risk records read the person with a share lock
+(:func:`fangkong.people.service.person_held`), so a move cannot slip
+between their read and
 their write; the tracing and quarantine tests check both promises after
 each test. Exposures have no audit event of their own: they are facts of
 an investigation, and a move is the import's."""
