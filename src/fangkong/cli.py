@@ -78,7 +78,8 @@ def people_import(
     elapsed = time.perf_counter() - started
     typer.echo(
         f"batch {result.batch_id}: inserted {result.inserted}, updated {result.updated}, "
-        f"duplicate suspects {result.duplicate_suspects}, {elapsed:.1f} s",
+        f"duplicate suspects {result.duplicate_suspects}, "
+        f"risk records moved {result.risk_records_moved}, {elapsed:.1f} s",
         err=True,
     )
     finish_import(result, report)

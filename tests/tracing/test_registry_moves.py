@@ -105,6 +105,7 @@ def test_a_move_takes_the_exposures_and_the_records_along(
 
     first = move(session, county_commander, moving, B1)
     second = move(session, county_commander, released, B1)
+    assert (first.risk_records_moved, second.risk_records_moved) == (1, 1)
 
     assert record(session, open_record.id).region_code == B1
     assert record(session, closed_record.id).region_code == B1  # the person's one record
@@ -143,7 +144,7 @@ def test_an_import_that_moves_nobody_moves_nothing(
     row = registry_row(who)
     row.phone = "13900000000"
     result = import_people(session, county_commander, registry_csv([row]), "phone.csv")
-    assert result.updated == 1
+    assert (result.updated, result.risk_records_moved) == (1, 0)
     assert record(session, risk.id).region_code == A1
     assert moves_audited(session) == []
 

@@ -12,12 +12,13 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from fangkong import clock
 from fangkong.access.models import User
 from fangkong.access.service import SYSTEM, issue_api_token
 from fangkong.db import session_scope
 from fangkong.people.models import Person
 from fangkong.quarantine.models import NEIGHBOUR_RELATIONS, WARD_LEVELS
-from fangkong.regions.catalog import Level
+from fangkong.regions.catalog import Level, descendants
 from fangkong.regions.service import ZONE_LEVELS
 from fangkong.testing.models import RESULTS, TUBE_STATES
 from fangkong.testing.planner import DESIGN_ORDER
@@ -33,6 +34,7 @@ from fangkong.tracing.models import (
     SEVERITIES,
 )
 from fangkong.tracing.requests import OUTCOMES
+from fangkong.tracing.risk import note_risk_person
 from fangkong.web.i18n import MESSAGES
 from fangkong.web.render import template_dirs
 from tests.factories import person_row, registry_csv
@@ -375,6 +377,40 @@ def test_the_import_page_shows_the_summary_and_the_rejects_report_downloads(
         "/import", data={"csrf_token": token}, files={"file": ("registry.csv", data, "text/csv")}
     )
     assert 'data-testid="import-unchanged">3<' in again.text
+
+
+def test_the_import_page_says_how_many_risk_records_followed_a_move(
+    client: TestClient, login_as: LoginAs
+) -> None:
+    token = login_as("county")
+    row = person_row(ANCI_COMMUNITY, 70, name="迁居者")
+
+    def upload() -> str:
+        response = client.post(
+            "/import",
+            data={"csrf_token": token},
+            files={"file": ("move.csv", registry_csv([row]), "text/csv")},
+        )
+        assert response.status_code == 200, response.text
+        return response.text
+
+    assert 'data-testid="import-risk-moved"' not in upload()
+    with session_scope() as session:
+        person = session.scalars(select(Person).where(Person.id_number == row.id_number)).one()
+        note_risk_person(
+            session,
+            person_id=person.id,
+            region_code=person.region_code,
+            category="close",
+            channel="screening",
+            source="社区排查",
+            reported_at=clock.now(),
+        )
+        session.commit()
+    row.region_code = descendants(ANCI, Level.VILLAGE)[1].code
+    moved = upload()
+    assert 'data-testid="import-risk-moved">1 ' in moved
+    assert "risk_person.region" in moved
 
 
 def test_another_county_cannot_download_the_rejects_report(

@@ -63,6 +63,7 @@ class ImportOut(BaseModel):
     inserted: int
     updated: int
     duplicate_suspects: int
+    risk_records_moved: int  # risk records that followed a person to their new community
     notices: list[str]
     rejects: list[RejectOut]
 
@@ -135,6 +136,7 @@ def api_import_people(
         inserted=result.inserted,
         updated=result.updated,
         duplicate_suspects=result.duplicate_suspects,
+        risk_records_moved=result.risk_records_moved,
         notices=result.notices,
         rejects=rejects_out(result.rejects),
     )

@@ -46,6 +46,7 @@ class ImportResult(ImportCounts):
     inserted: int = 0
     updated: int = 0
     duplicate_suspects: int = 0
+    risk_records_moved: int = 0  # tracing records that followed a person to a new community
 
 
 def _community_codes(session: Session) -> np.ndarray:
@@ -220,7 +221,9 @@ def _merge(
             for person_id, _, diff in outcome.changes
             if "region_code" in diff
         }
-        follow_registry_moves(session, actor, moved, import_batch=batch.id, now=now)
+        result.risk_records_moved += follow_registry_moves(
+            session, actor, moved, import_batch=batch.id, now=now
+        )
     if outcome.foreign_rows:
         label = FIELD_LABELS["id_number"]
         ids = dict(

@@ -137,6 +137,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "import.unchanged": ("未变化", "Unchanged"),
     "import.rejected": ("拒绝", "Rejected"),
     "import.notices": ("提示", "Notices"),
+    "import.risk_moved": (
+        "{n} 名风险人员的记录随人员迁至新社区（见审计日志 risk_person.region）",
+        "{n} risk records followed their persons to their new communities (audit log: "
+        "risk_person.region)",
+    ),
     "import.rejects": ("被拒绝的行（前 50 行）", "Rejected rows (first 50)"),
     "import.row": ("行号", "Row"),
     "import.column": ("列", "Column"),
