@@ -19,6 +19,7 @@ from fangkong.access.service import Actor, require, scope
 from fangkong.people.identity import mask_identity
 from fangkong.people.models import Person
 from fangkong.policy import get_policy
+from fangkong.quarantine.capacity_rules import Counts
 from fangkong.quarantine.facilities import latest_inspection
 from fangkong.quarantine.hospitals import SEVERITIES, admission_overdue
 from fangkong.quarantine.models import WARD_LEVELS, Facility, Room, Stay
@@ -30,11 +31,7 @@ from fangkong.tracing.models import Case
 @dataclass(frozen=True)
 class WardOccupancy:
     level: str
-    total: int
-    occupied: int
-    free: int
-    cleaning: int
-    out_of_service: int
+    beds: Counts  # by status, as the capacity page counts rooms
 
 
 @dataclass(frozen=True)
@@ -43,17 +40,6 @@ class HospitalOccupancy:
     receiving: bool
     wards: list[WardOccupancy]
     patients: dict[str, int]  # by severity
-
-    @property
-    def total(self) -> WardOccupancy:
-        return WardOccupancy(
-            "",
-            sum(w.total for w in self.wards),
-            sum(w.occupied for w in self.wards),
-            sum(w.free for w in self.wards),
-            sum(w.cleaning for w in self.wards),
-            sum(w.out_of_service for w in self.wards),
-        )
 
 
 def _hospitals(session: Session, actor: Actor) -> list[Facility]:
@@ -95,14 +81,7 @@ def bed_occupancy(session: Session, actor: Actor) -> list[HospitalOccupancy]:
     for hospital in hospitals:
         by_level = beds.get(hospital.id, {})
         wards = [
-            WardOccupancy(
-                level,
-                sum(by_level[level].values()),
-                by_level[level]["occupied"],
-                by_level[level]["ready"],
-                by_level[level]["cleaning"],
-                by_level[level]["out_of_service"],
-            )
+            WardOccupancy(level, Counts.of(by_level[level]))
             for level in WARD_LEVELS
             if level in by_level
         ]
