@@ -77,69 +77,78 @@ def test_records_of_persons_moved_before_0007_follow_them(
     url = databases.fresh(backend, "0006")
     old, new, when = "131002001001", "131002002001", "2022-03-14 00:00:00"
     engine = create_engine(url)
-    with engine.begin() as conn:
-        for user_id, jurisdiction in ((5, old), (6, "131002")):
-            conn.execute(
-                text(
-                    "INSERT INTO user_account (id, username, display_name, password_hash, role, "
-                    "jurisdiction, language, active, created_at) VALUES (:id, :name, 'w', 'x', "
-                    "'community_worker', :jurisdiction, 'zh', true, :when)"
-                ),
-                {"id": user_id, "name": f"w{user_id}", "jurisdiction": jurisdiction, "when": when},
+    try:
+        with engine.begin() as conn:
+            for user_id, jurisdiction in ((5, old), (6, "131002")):
+                conn.execute(
+                    text(
+                        "INSERT INTO user_account (id, username, display_name, password_hash, "
+                        "role, jurisdiction, language, active, created_at) VALUES (:id, :name, "
+                        "'w', 'x', 'community_worker', :jurisdiction, 'zh', true, :when)"
+                    ),
+                    {
+                        "id": user_id,
+                        "name": f"w{user_id}",
+                        "jurisdiction": jurisdiction,
+                        "when": when,
+                    },
+                )
+            for person_id, region in ((1, old), (2, new), (3, new), (4, new)):
+                conn.execute(
+                    text(
+                        "INSERT INTO person (id, id_type, id_number, name, region_code, relation, "
+                        "resident, created_at, updated_at) VALUES (:id, 'resident_id', :number, "
+                        "'张三', :region, '', true, :when, :when)"
+                    ),
+                    {"id": person_id, "number": f"id{person_id}", "region": region, "when": when},
+                )
+            for edge_id, source, target in ((1, 1, 2), (2, 2, 1)):
+                conn.execute(
+                    text(
+                        "INSERT INTO exposure (id, source_person_id, person_id, region_code, "
+                        "setting, transmission, recorded_at) VALUES (:id, :source, :target, "
+                        ":old, 'household', false, :when)"
+                    ),
+                    {"id": edge_id, "source": source, "target": target, "old": old, "when": when},
+                )
+            for risk_id, person_id, assignee in ((7, 2, 5), (8, 3, 6), (9, 4, None)):
+                conn.execute(
+                    text(
+                        "INSERT INTO risk_person (id, person_id, region_code, category, measure, "
+                        "status, identified_at, deadline_at, release_reason, updated_at, "
+                        "assigned_to) VALUES (:id, :person, :old, 'close', "
+                        "'centralized_quarantine', 'to_find', :when, :when, '', :when, :assignee)"
+                    ),
+                    {
+                        "id": risk_id,
+                        "person": person_id,
+                        "old": old,
+                        "when": when,
+                        "assignee": assignee,
+                    },
+                )
+        upgrade(url)
+        with Session(engine) as session:
+            exposures = session.execute(
+                select(Exposure.id, Exposure.region_code).order_by(Exposure.id)
             )
-        for person_id, region in ((1, old), (2, new), (3, new), (4, new)):
-            conn.execute(
-                text(
-                    "INSERT INTO person (id, id_type, id_number, name, region_code, relation, "
-                    "resident, created_at, updated_at) VALUES (:id, 'resident_id', :number, "
-                    "'张三', :region, '', true, :when, :when)"
-                ),
-                {"id": person_id, "number": f"id{person_id}", "region": region, "when": when},
+            assert exposures.all() == [(1, new), (2, old)]
+            records = session.execute(
+                select(RiskPerson.id, RiskPerson.region_code, RiskPerson.assigned_to).order_by(
+                    RiskPerson.id
+                )
             )
-        for edge_id, source, target in ((1, 1, 2), (2, 2, 1)):
-            conn.execute(
-                text(
-                    "INSERT INTO exposure (id, source_person_id, person_id, region_code, setting, "
-                    "transmission, recorded_at) VALUES (:id, :source, :target, :old, "
-                    "'household', false, :when)"
-                ),
-                {"id": edge_id, "source": source, "target": target, "old": old, "when": when},
-            )
-        for risk_id, person_id, assignee in ((7, 2, 5), (8, 3, 6), (9, 4, None)):
-            conn.execute(
-                text(
-                    "INSERT INTO risk_person (id, person_id, region_code, category, measure, "
-                    "status, identified_at, deadline_at, release_reason, updated_at, "
-                    "assigned_to) VALUES (:id, :person, :old, 'close', 'centralized_quarantine', "
-                    "'to_find', :when, :when, '', :when, :assignee)"
-                ),
-                {
-                    "id": risk_id,
-                    "person": person_id,
-                    "old": old,
-                    "when": when,
-                    "assignee": assignee,
-                },
-            )
-    upgrade(url)
-    with Session(engine) as session:
-        exposures = session.execute(select(Exposure.id, Exposure.region_code).order_by(Exposure.id))
-        assert exposures.all() == [(1, new), (2, old)]
-        records = session.execute(
-            select(RiskPerson.id, RiskPerson.region_code, RiskPerson.assigned_to).order_by(
-                RiskPerson.id
-            )
-        )
-        assert records.all() == [(7, new, None), (8, new, 6), (9, new, None)]
-        events = session.scalars(select(AuditEvent).order_by(AuditEvent.object_id)).all()
-        moved = {
-            "region_code": [old, new],
-            "reason": "the registry moved the person before version 0007",
-        }
-        assert [(e.action, e.object_id, e.region_code, e.changes) for e in events] == [
-            ("risk_person.region", "7", new, {**moved, "assigned_to": [5, None]}),
-            ("risk_person.region", "8", new, moved),
-            ("risk_person.region", "9", new, moved),
-        ]
-        assert {e.actor_label for e in events} == {"migration 0007"}
-    engine.dispose()
+            assert records.all() == [(7, new, None), (8, new, 6), (9, new, None)]
+            events = session.scalars(select(AuditEvent).order_by(AuditEvent.object_id)).all()
+            moved = {
+                "region_code": [old, new],
+                "reason": "the registry moved the person before version 0007",
+            }
+            assert [(e.action, e.object_id, e.region_code, e.changes) for e in events] == [
+                ("risk_person.region", "7", new, {**moved, "assigned_to": [5, None]}),
+                ("risk_person.region", "8", new, moved),
+                ("risk_person.region", "9", new, moved),
+            ]
+            assert {e.actor_label for e in events} == {"migration 0007"}
+    finally:
+        engine.dispose()

@@ -62,12 +62,12 @@ def note(
     ).risk_person
 
 
-def edge(session: Session, source: Resident, target: Resident, region: str | None = None) -> None:
+def edge(session: Session, source: Resident, target: Resident) -> None:
     session.add(
         Exposure(
             source_person_id=source.id,
             person_id=target.id,
-            region_code=region or target.region_code,
+            region_code=target.region_code,
             setting="social",
             last_exposure_at=clock.now() - timedelta(minutes=30),
             transmission=False,

@@ -145,6 +145,7 @@ def _import(
                 "updated": result.updated,
                 "unchanged": result.unchanged,
                 "rejected": result.rejected,
+                "risk_records_moved": result.risk_records_moved,
             },
         )
         session.commit()  # the one commit: counts are printed only after it

@@ -83,12 +83,12 @@ def _apply(session: Session, conn: Connection, graph: Graph, *, bulk: bool) -> _
     plan = plan_of(graph)
     now = clock.now()
     changed = made = CHANGED.empty_table()
-    if plan.add_person_id.size:
-        regions = graph.regions_of(plan.add_person_id)
-        if bulk:
-            changed, made = add_in_bulk(conn, plan, regions, now)
-        else:
-            changed = add_one_by_one(session, plan, regions, now)
+    if plan.add_person_id.size and bulk:
+        # Under the refresh's lock on risk_person, a registry move waits and
+        # then takes these records along: the exposures' regions will do.
+        changed, made = add_in_bulk(conn, plan, graph.regions_of(plan.add_person_id), now)
+    elif plan.add_person_id.size:
+        changed = add_one_by_one(session, plan, now)
     left = settle_leaving(conn, plan, now)
     audit_graph_changes(conn, changed, ADDED_CHANGES, now)
     audit_graph_changes(conn, left, LEFT_CHANGES, now)

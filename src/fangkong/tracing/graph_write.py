@@ -16,10 +16,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from fangkong.bulkio import copy_in, copy_out, is_postgres, reserve_ids, staged, timed_text
+from fangkong.people.models import Person
 from fangkong.policy import get_policy
 from fangkong.tracing.graph import (
     CREATE,
@@ -72,29 +73,33 @@ def _as_time(conn: Connection, column: str) -> str:
     return f"CAST({column} AS TIMESTAMPTZ)" if is_postgres(conn) else column
 
 
-def add_one_by_one(
-    session: Session, plan: RefreshPlan, regions: pa.Array, now: datetime
-) -> pa.Table:
-    """Each new secondary contact through the one-record rule, in ``regions``
-    (each person's current region, which their exposures carry); returns the
-    records (``CHANGED``)."""
+def add_one_by_one(session: Session, plan: RefreshPlan, now: datetime) -> pa.Table:
+    """Each new secondary contact through the one-record rule, in the
+    registry's region of the person, read with a share lock (in id order)
+    as every writer of records does: a registry move cannot slip between
+    this read and the write (tracing/registry_moves.py). Returns the records
+    (``CHANGED``)."""
+    region_of = dict(
+        session.execute(
+            select(Person.id, Person.region_code)
+            .where(Person.id.in_([int(p) for p in plan.add_person_id]))
+            .order_by(Person.id)
+            .with_for_update(read=True)
+        ).all()
+    )
     risks = [
         note_risk_person(
             session,
             person_id=int(person_id),
-            region_code=str(region),
+            region_code=region_of[int(person_id)],
             category="secondary",
             channel=GRAPH_CHANNEL,
             source=graph_source(int(close_id)),
             reported_at=now,
             last_exposure_at=time_of(int(last)),
         ).risk_person
-        for person_id, region, close_id, last in zip(
-            plan.add_person_id,
-            regions.to_pylist(),
-            plan.add_close_contact_id,
-            plan.add_last_exposure_at,
-            strict=True,
+        for person_id, close_id, last in zip(
+            plan.add_person_id, plan.add_close_contact_id, plan.add_last_exposure_at, strict=True
         )
     ]
     session.flush()

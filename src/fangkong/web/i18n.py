@@ -138,9 +138,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "import.rejected": ("拒绝", "Rejected"),
     "import.notices": ("提示", "Notices"),
     "import.risk_moved": (
-        "{n} 名风险人员的记录随人员迁至新社区（见审计日志 risk_person.region）",
-        "{n} risk records followed their persons to their new communities (audit log: "
-        "risk_person.region)",
+        "随人员迁至新社区的风险人员记录：{n}",
+        "Risk records that followed their persons to a new community: {n}",
     ),
     "import.rejects": ("被拒绝的行（前 50 行）", "Rejected rows (first 50)"),
     "import.row": ("行号", "Row"),
