@@ -20,14 +20,13 @@ from fangkong.access.rules import Permission
 from fangkong.access.service import Actor, require, scope
 from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.people.identity import mask_identity
-from fangkong.people.models import Person
 from fangkong.quarantine.facilities import receiving_ids, refuse_unless_receiving
 from fangkong.quarantine.models import Facility, Room, Stay
 from fangkong.quarantine.scope import scope_facilities, staffed_facility_ids
+from fangkong.tracing.control import risk_person_page
 from fangkong.tracing.models import CATEGORIES, RiskPerson
 
 MEASURE = "centralized_quarantine"
-MAX_PAGE = 500
 
 
 # --- candidates ---------------------------------------------------------------------
@@ -83,19 +82,8 @@ def placement_candidates(
     """One page of the persons waiting for a room, earliest deadline first,
     and their number."""
     require(actor, Permission.QUARANTINE_STAYS)
-    if not 0 < limit <= MAX_PAGE:
-        raise InvalidInput("limit", f"between 1 and {MAX_PAGE}")
-    ids = candidates_query(actor, wanted)
-    total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+    rows, total = risk_person_page(session, candidates_query(actor, wanted), offset, limit)
     now, today = clock.now(), clock.today_local()
-    rows = session.execute(
-        select(RiskPerson, Person)
-        .join(Person, Person.id == RiskPerson.person_id)
-        .where(RiskPerson.id.in_(ids))
-        .order_by(RiskPerson.deadline_at, RiskPerson.id)
-        .offset(offset)
-        .limit(limit)
-    ).all()
     return [
         CandidateRow(
             risk_person_id=risk.id,
@@ -111,7 +99,7 @@ def placement_candidates(
             overdue=risk.deadline_at < now,
         )
         for risk, person in rows
-    ], int(total)
+    ], total
 
 
 def candidate_ids(session: Session, actor: Actor, wanted: CandidateFilter) -> list[int]:

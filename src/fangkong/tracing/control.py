@@ -121,19 +121,8 @@ def list_risk_persons(
     Identity numbers and phones are masked, as in every list (DESIGN.md):
     a person's page shows them whole to the roles that need them."""
     require(actor, Permission.TRACING_READ)
-    if not 0 < limit <= MAX_PAGE:
-        raise InvalidInput("limit", f"between 1 and {MAX_PAGE}")
     now = clock.now()
-    ids = _filtered(actor, wanted, now)
-    total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
-    rows = session.execute(
-        select(RiskPerson, Person)
-        .join(Person, Person.id == RiskPerson.person_id)
-        .where(RiskPerson.id.in_(ids))
-        .order_by(RiskPerson.deadline_at, RiskPerson.id)
-        .offset(offset)
-        .limit(limit)
-    ).all()
+    rows, total = risk_person_page(session, _filtered(actor, wanted, now), offset, limit)
     channels = _channels_of(session, [risk.id for risk, _ in rows])
     return [
         RiskRow(
@@ -151,7 +140,27 @@ def list_risk_persons(
             channels=channels.get(risk.id, []),
         )
         for risk, person in rows
-    ], int(total)
+    ], total
+
+
+def risk_person_page(
+    session: Session, ids: Select[Any], offset: int, limit: int
+) -> tuple[list[tuple[RiskPerson, Person]], int]:
+    """One page of the risk persons whose ids ``ids`` selects, with their
+    persons, earliest deadline first, and how many it selects in all (the
+    risk-person list and the placement candidates)."""
+    if not 0 < limit <= MAX_PAGE:
+        raise InvalidInput("limit", f"between 1 and {MAX_PAGE}")
+    total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
+    rows = session.execute(
+        select(RiskPerson, Person)
+        .join(Person, Person.id == RiskPerson.person_id)
+        .where(RiskPerson.id.in_(ids))
+        .order_by(RiskPerson.deadline_at, RiskPerson.id)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return [(risk, person) for risk, person in rows], int(total)
 
 
 def _channels_of(session: Session, ids: list[int]) -> dict[int, list[str]]:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from fangkong import clock
 from fangkong.access.rules import Permission, covers, is_valid_jurisdiction
-from fangkong.access.service import Actor, record_audit, require
+from fangkong.access.service import Actor, record_audit, record_audits, require
 from fangkong.errors import Conflict, InvalidInput, NotFound
 from fangkong.people.identity import IdType, mask_identity
 from fangkong.people.models import Person
@@ -438,16 +438,22 @@ def send_request_for_risk_persons(
     ]
     request = _create_request(session, actor, to_region, subject, deadline_at, persons)
     now = clock.now()
+    record_audits(
+        session,
+        actor,
+        "risk_person.status",
+        "risk_person",
+        (
+            (
+                risk.id,
+                risk.region_code,
+                {"status": [risk.status, "outside_region"], "request": request.id},
+            )
+            for risk, _ in rows
+        ),
+        at=now,
+    )
     for risk, _ in rows:
-        record_audit(
-            session,
-            actor,
-            "risk_person.status",
-            "risk_person",
-            risk.id,
-            risk.region_code,
-            {"status": [risk.status, "outside_region"], "request": request.id},
-        )
         risk.status, risk.updated_at = "outside_region", now
     session.commit()
     return request
